@@ -1,0 +1,7 @@
+/** Kubernetes authorizer library. Not yet implemented. */
+import type { CelLibrary } from '../library.js';
+
+export const authorizerLibrary: CelLibrary = {
+  name: 'authorizer',
+  register() {},
+};

@@ -1,0 +1,7 @@
+/** Kubernetes quantity library. Not yet implemented. */
+import type { CelLibrary } from '../library.js';
+
+export const quantityLibrary: CelLibrary = {
+  name: 'quantity',
+  register() {},
+};
