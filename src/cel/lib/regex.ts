@@ -3,14 +3,9 @@
  * (`find`, `findAll`). Literal patterns are compiled once, at compile time, so a bad
  * pattern is a compile error and evaluation never recompiles.
  */
-import { CelFunctionError } from '../errors.js';
 import type { CelLibrary } from '../library.js';
 import { re2, type Re2Pattern } from '../regex.js';
-
-function requireString(value: unknown, fn: string): string {
-  if (typeof value !== 'string') throw new CelFunctionError(`no such overload: ${fn} expects a string`, 'no_such_overload');
-  return value;
-}
+import { requireString } from './arguments.js';
 
 function patternOf(value: unknown, fn: string): Re2Pattern {
   return re2(requireString(value, fn));
