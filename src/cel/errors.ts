@@ -13,6 +13,8 @@ export interface ExpressionOrigin {
   readonly line?: number;
   /** Column of the file at which the expression text starts (first line only). */
   readonly column?: number;
+  /** Columns to add on the expression's later lines (the indentation of a YAML block scalar). */
+  readonly indent?: number;
   /** A name for the expression, e.g. `spec.validations[0].expression`. */
   readonly field?: string;
 }
@@ -74,11 +76,18 @@ export function positionAt(text: string, offset: number): ExpressionPosition {
   return { line, column };
 }
 
+/** A position inside an expression, translated to the file the expression starts at `start` in. */
+export function positionInFile(start: ExpressionPosition, position?: ExpressionPosition, indent = 0): ExpressionPosition {
+  if (!position) return start;
+  return {
+    line: start.line + position.line - 1,
+    column: position.line === 1 ? start.column + position.column - 1 : indent + position.column,
+  };
+}
+
 function formatLocation(position?: ExpressionPosition, origin?: ExpressionOrigin): string | undefined {
   if (origin?.file !== undefined && origin.line !== undefined) {
-    if (!position) return `${origin.file}:${origin.line}:${origin.column ?? 1}`;
-    const line = origin.line + position.line - 1;
-    const column = position.line === 1 ? (origin.column ?? 1) + position.column - 1 : position.column;
+    const { line, column } = positionInFile({ line: origin.line, column: origin.column ?? 1 }, position, origin.indent);
     return `${origin.file}:${line}:${column}`;
   }
   if (origin?.file !== undefined) return origin.file;

@@ -3,7 +3,7 @@
  * libraries, a cost budget, RE2 regular expressions and positioned errors.
  */
 export { CelEnvironment, Program, type EnvironmentOptions, type EvaluateOptions } from './environment.js';
-export { CelError, CelFunctionError, type CelErrorKind, type ExpressionOrigin, type ExpressionPosition } from './errors.js';
+export { CelError, CelFunctionError, positionInFile, type CelErrorKind, type ExpressionOrigin, type ExpressionPosition } from './errors.js';
 export {
   CostMeter,
   DEFAULT_COMPILE_LIMITS,

@@ -1,0 +1,34 @@
+/** Exit codes shared by every command, and the usage error that maps to code 2. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+export const EXIT_OK = 0;
+/** A policy decision or check failed (a deny, a lint problem, an evaluation error). */
+export const EXIT_FAILED = 1;
+/** The command was used wrongly, or its inputs did not load. */
+export const EXIT_USAGE = 2;
+
+export class UsageError extends Error {}
+
+export interface Command {
+  readonly name: string;
+  readonly summary: string;
+  readonly help: string;
+  run(args: string[]): Promise<number>;
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export interface ParsedArgs {
+  readonly values: Readonly<Record<string, string | boolean | string[] | undefined>>;
+  readonly positionals: string[];
+}
+
+/** node:util parseArgs with `--help` added and its errors turned into usage errors. */
+export function parseCommandArgs(args: string[], options: Options): ParsedArgs {
+  try {
+    const parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    return parsed as ParsedArgs;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}

@@ -1,0 +1,14 @@
+/** Policy resources: loading YAML with positions, recognising kinds, compiling their CEL. */
+export { loadResources, toResource, type PolicyResource, type LoadResult } from './load.js';
+export { readDocuments, parseDocuments, SourceDocument, type Position, type FieldPath } from './source.js';
+export { recognizeKind, type KnownKind, type Face } from './kinds.js';
+export { formatIssue, PolicyLoadError, type PolicyIssue } from './issues.js';
+export {
+  compileExpressions,
+  expressionFields,
+  environmentFor,
+  fieldName,
+  ADMISSION_VARIABLES,
+  AUTHZ_VARIABLES,
+  type CompiledExpression,
+} from './expressions.js';

@@ -1,0 +1,67 @@
+import { compileExpressions, loadResources, parseDocuments, recognizeKind, formatIssue, type PolicyIssue } from '../../src/policy/index.js';
+
+describe('loading policy documents', () => {
+  it('loads the shipped policies without problems', async () => {
+    const { resources, issues } = await loadResources(['policies']);
+    expect(issues.map(formatIssue)).toEqual([]);
+    expect(resources.length).toBeGreaterThan(0);
+    const problems: PolicyIssue[] = [];
+    for (const r of resources) compileExpressions(r, problems);
+    expect(problems.map(formatIssue)).toEqual([]);
+  });
+
+  it('collects every problem, each with file:line:col', async () => {
+    const file = 'test/fixtures/lint/broken.yaml';
+    const { resources, issues } = await loadResources([file]);
+    const problems = [...issues];
+    for (const r of resources) compileExpressions(r, problems);
+    const lines = problems.map(formatIssue).sort();
+    expect(lines).toEqual([
+      expect.stringMatching(/^test\/fixtures\/lint\/broken\.yaml:10:11: Unknown variable: undefinedVariable \(spec\.validations\[1\]\.expression\)$/),
+      expect.stringMatching(/^test\/fixtures\/lint\/broken\.yaml:12:13: .*did you mean networking\.istio\.io\/v1alpha3\?/),
+      expect.stringMatching(/^test\/fixtures\/lint\/broken\.yaml:18:7: unknown kind 'ValidatingAdmisionPolicy'.*did you mean ValidatingAdmissionPolicy\?/),
+      expect.stringMatching(/^test\/fixtures\/lint\/broken\.yaml:24:11: metadata\.name is required/),
+      expect.stringMatching(/^test\/fixtures\/lint\/broken\.yaml:7:44: .*EOF.*\(spec\.validations\[0\]\.expression\)$/),
+    ]);
+  });
+
+  it('reports YAML syntax errors with their line', () => {
+    const { issues } = parseDocuments('x.yaml', 'a: 1\nb: [1, 2\nc: 3\n');
+    expect(issues[0]).toMatchObject({ file: 'x.yaml', message: expect.stringMatching(/YAML syntax error/) });
+    expect(issues[0]!.line).toBeGreaterThanOrEqual(2);
+  });
+
+  it('reports a missing path instead of throwing', async () => {
+    const { issues } = await loadResources(['does/not/exist']);
+    expect(issues.map(formatIssue)).toEqual(['does/not/exist:1:1: no such file or directory']);
+  });
+
+  it('reads integers as CEL ints', () => {
+    const { documents } = parseDocuments('x.yaml', 'spec:\n  replicas: 3\n  ratio: 0.5\n');
+    expect(documents[0]!.value).toEqual({ spec: { replicas: 3n, ratio: 0.5 } });
+  });
+});
+
+describe('recognising kinds', () => {
+  it('accepts the versions DESIGN.md lists', () => {
+    expect(recognizeKind('admissionregistration.k8s.io/v1beta1', 'ValidatingAdmissionPolicy')).toHaveProperty('known');
+    expect(recognizeKind('networking.istio.io/v1alpha3', 'VirtualService')).toHaveProperty('known');
+    expect(recognizeKind('security.istio.io/v1', 'AuthorizationPolicy')).toHaveProperty('known');
+    expect(recognizeKind('celgate.dev/v1alpha1', 'PolicyTest')).toHaveProperty('known');
+  });
+
+  it('hints at the right apiVersion for a mangled one', () => {
+    expect(recognizeKind('Istio::networking/v1alpha3', 'Gateway')).toEqual({
+      error: "unknown apiVersion 'Istio::networking/v1alpha3' for Gateway: did you mean networking.istio.io/v1alpha3?",
+      field: 'apiVersion',
+    });
+    expect(recognizeKind('Istio::networking/v1alpha3', 'Service')).toEqual({
+      error: "unknown apiVersion 'Istio::networking/v1alpha3' (kind Service): did you mean networking.istio.io/v1alpha3?",
+      field: 'apiVersion',
+    });
+    expect(recognizeKind('security.istio.io/v2', 'AuthorizationPolicy')).toEqual({
+      error: 'AuthorizationPolicy is not served at security.istio.io/v2; use security.istio.io/v1 or security.istio.io/v1beta1',
+      field: 'apiVersion',
+    });
+  });
+});
