@@ -146,7 +146,7 @@ function celEquals(a: unknown, b: unknown): Verdict {
   if (a === null || typeof a !== 'object') return a === b;
   if (a instanceof Uint8Array) return b instanceof Uint8Array && compareBytes(a, b) === 0;
   if (a instanceof Date) return b instanceof Date && a.getTime() === b.getTime();
-  if (a instanceof Duration) return b instanceof Duration && a.seconds === b.seconds && a.nanos === b.nanos;
+  if (a instanceof Duration) return b instanceof Duration && nanosOfDuration(a) === nanosOfDuration(b);
   if (a instanceof Optional) return b instanceof Optional && optionalsEqual(a, b);
   if (isCelType(a)) return isCelType(b) && typeName(a) === typeName(b);
   if (isListValue(a)) return isListValue(b) && listsEqual(a, b);
@@ -246,7 +246,7 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 // Conversions
 
 function intOfDouble(value: number): bigint {
-  // The range is open at both ends: -2^63 and 2^63 round-trip badly through int64 in cel-go.
+  // Open at both ends, as in cel-go, which rejects -2^63 as well as 2^63.
   if (!Number.isFinite(value) || value <= -INT_LIMIT || value >= INT_LIMIT) throw outOfRange('int()', value);
   return BigInt(Math.trunc(value));
 }
@@ -304,6 +304,7 @@ function durationOfNanos(nanos: bigint): Duration {
 
 const nanosOfTimestamp = (t: Date): bigint => BigInt(t.getTime()) * NANOS_PER_MILLI;
 
+/** Range-checked in nanoseconds, then rounded down to the millisecond a Date can hold. */
 function timestampOfNanos(nanos: bigint): Date {
   if (nanos < MIN_TIMESTAMP_NANOS || nanos > MAX_TIMESTAMP_NANOS) throw timeOutOfRange('timestamp');
   const millis = nanos / NANOS_PER_MILLI - (nanos % NANOS_PER_MILLI < 0n ? 1n : 0n);
