@@ -3,21 +3,11 @@
  * "Encoders") and the cel-spec conformance file encoders_ext.textproto, which accepts
  * unpadded input as cel-go's implementation does.
  */
-import { CelEnvironment, CelError } from '../../../src/cel/index.js';
+import { CelError } from '../../../src/cel/index.js';
+import { celHarness } from '../harness.js';
 
-const env = new CelEnvironment({ variables: { s: 'string', data: 'bytes' } });
-const run = (expr: string, activation: Record<string, unknown> = {}) => env.compile(expr).evaluate(activation);
+const { env, run, failure } = celHarness({ s: 'string', data: 'bytes' });
 const bytes = (text: string) => new Uint8Array(Buffer.from(text));
-
-function failure(expr: string, activation: Record<string, unknown> = {}): CelError {
-  try {
-    run(expr, activation);
-  } catch (error) {
-    expect(error).toBeInstanceOf(CelError);
-    return error as CelError;
-  }
-  throw new Error(`expected ${expr} to fail`);
-}
 
 describe('base64.encode', () => {
   it('encodes bytes with padding (README: base64.encode(b"hello") returns "aGVsbG8=")', () => {

@@ -2,22 +2,12 @@
  * The math extension. Expected values come from the cel-go docs (ext/README.md, "Math")
  * and the cel-spec conformance file math_ext.textproto.
  */
-import { CelEnvironment, CelError, fromJson } from '../../../src/cel/index.js';
+import { CelError, fromJson } from '../../../src/cel/index.js';
+import { celHarness } from '../harness.js';
 import { UnsignedInt } from '../../../src/cel/adapter.js';
 
-const env = new CelEnvironment({ variables: { object: 'dyn', values: 'list<double>' } });
-const run = (expr: string, activation: Record<string, unknown> = {}) => env.compile(expr).evaluate(activation);
+const { env, run, failure } = celHarness({ object: 'dyn', values: 'list<double>' });
 const u = (n: bigint) => new UnsignedInt(n);
-
-function failure(expr: string, activation: Record<string, unknown> = {}): CelError {
-  try {
-    run(expr, activation);
-  } catch (error) {
-    expect(error).toBeInstanceOf(CelError);
-    return error as CelError;
-  }
-  throw new Error(`expected ${expr} to fail`);
-}
 
 describe('math.greatest and math.least', () => {
   it('take one number, a list, or many numbers (README: Math.Greatest, Math.Least)', () => {

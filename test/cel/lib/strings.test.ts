@@ -4,20 +4,10 @@
  * string_ext.textproto; where they disagree with Kubernetes' vendored cel-go, the test
  * says which one it follows.
  */
-import { CelEnvironment, CelError, CostMeter, fromJson } from '../../../src/cel/index.js';
+import { CelError, CostMeter, fromJson } from '../../../src/cel/index.js';
+import { celHarness } from '../harness.js';
 
-const env = new CelEnvironment({ variables: { object: 'dyn', s: 'string' } });
-const run = (expr: string, activation: Record<string, unknown> = {}) => env.compile(expr).evaluate(activation);
-
-function failure(expr: string, activation: Record<string, unknown> = {}): CelError {
-  try {
-    run(expr, activation);
-  } catch (error) {
-    expect(error).toBeInstanceOf(CelError);
-    return error as CelError;
-  }
-  throw new Error(`expected ${expr} to fail`);
-}
+const { env, run, failure } = celHarness({ object: 'dyn', s: 'string' });
 
 describe('charAt', () => {
   it('returns the character at a code point index (README: CharAt)', () => {
