@@ -538,9 +538,9 @@ class OverrideTable {
     return answer ?? undefined;
   }
 
-  /** Whether an implementation may fit once the ANY operands' kinds are known. */
-  mayApply(key: string, kinds: readonly string[]): boolean {
-    return (this.#byKey.get(key) ?? []).some(
+  /** The implementations that may fit once the ANY operands' kinds are known. */
+  candidates(key: string, kinds: readonly string[]): readonly Override[] {
+    return (this.#byKey.get(key) ?? []).filter(
       (o) => o.kinds.length === kinds.length && o.kinds.every((k, i) => k === ANY || kinds[i] === ANY || k === kinds[i]),
     );
   }
@@ -659,12 +659,16 @@ function wireOverride(node: AstNode, key: string, operands: readonly AstNode[], 
   const original = node.handle;
   if (!original || !table.has(key)) return;
   const kinds = operands.map((operand) => kindOfCheckedType(operand.checkedType));
-  if (!kinds.includes(ANY)) {
-    const impl = table.find(key, kinds);
-    if (impl) node.handle = shape(() => impl, original, node);
-  } else if (table.mayApply(key, kinds)) {
-    node.handle = shape((...values) => table.findForValues(key, values), original, node);
-  }
+  const candidates = kinds.includes(ANY) ? table.candidates(key, kinds) : [];
+  // Bound at compile time when the checked kinds settle it: every operand kind is known,
+  // or the only candidate takes any value wherever the checker saw `dyn` (`V in list<V>`).
+  const settled = !kinds.includes(ANY)
+    ? table.find(key, kinds)
+    : candidates.length === 1 && candidates[0]!.kinds.every((k, i) => kinds[i] !== ANY || k === ANY)
+      ? candidates[0]!.impl
+      : undefined;
+  if (settled) node.handle = shape(() => settled, original, node);
+  else if (candidates.length > 0) node.handle = shape((...values) => table.findForValues(key, values), original, node);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -770,13 +774,13 @@ function evaluateHas(ev: RunningEvaluator, macro: HasMacro, ctx: unknown): boole
   const chain = macro.macroHasProps!;
   let i = chain.length - 1;
   let value = ev.run(chain[i]!, ctx);
+  let selectedFrom: unknown;
   let optionalChain = false;
-  let fromOptional = false;
   while (i-- > 0) {
     const select = chain[i]!;
     const field = (select.args as [AstNode, string])[1];
     if (select.op === '.?') optionalChain = true;
-    fromOptional = value instanceof Optional;
+    selectedFrom = value;
     value = ev.debugType(value).fieldLazy(value, field, select, ev);
     if (value !== undefined) continue;
     if (i > 0 && select.op === '.' && !optionalChain) {
@@ -784,7 +788,7 @@ function evaluateHas(ev: RunningEvaluator, macro: HasMacro, ctx: unknown): boole
     }
     return false;
   }
-  return fromOptional && value instanceof Optional ? value.hasValue() : value !== undefined;
+  return value instanceof Optional && selectedFrom instanceof Optional ? value.hasValue() : true;
 }
 
 // ---------------------------------------------------------------------------------------

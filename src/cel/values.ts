@@ -18,15 +18,36 @@ export function fromJson(value: unknown): CelValue {
     for (let i = 0; i < value.length; i++) out[i] = fromJson(value[i]);
     return out;
   }
+  const keys = Object.keys(value);
+  if (keys.some(isReservedKey)) return new Map(keys.map((key) => [key, fromJson((value as Record<string, unknown>)[key])]));
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) out[key] = fromJson((value as Record<string, unknown>)[key]);
+  for (const key of keys) out[key] = fromJson((value as Record<string, unknown>)[key]);
+  return out;
+}
+
+/**
+ * Keys a plain object cannot hold as data: assigning `__proto__` swaps the prototype,
+ * and a `constructor` entry hides what the evaluator uses to tell a map from a message.
+ * Objects with such keys (a label named `constructor` is legal) become Maps instead.
+ */
+function isReservedKey(key: string): boolean {
+  return key === '__proto__' || key === 'constructor';
+}
+
+/** A JSON object with string keys: the key `__proto__` is written as data, never as the prototype. */
+function jsonObject(entries: Iterable<[string, unknown]>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of entries) {
+    if (key === '__proto__') Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+    else out[key] = v;
+  }
   return out;
 }
 
 /** JSON.parse that turns integral numbers into bigints, exactly, whatever their size. */
 export function parseJson(text: string): CelValue {
   return JSON.parse(text, (_key, v, context?: { source?: string }) => {
-    if (typeof v !== 'number') return v;
+    if (typeof v !== 'number') return v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).some(isReservedKey) ? new Map(Object.entries(v)) : v;
     const source = context?.source;
     if (source !== undefined) return /^-?\d+$/.test(source) ? BigInt(source) : v;
     return Number.isInteger(v) ? BigInt(v) : v;
@@ -89,14 +110,8 @@ export function toJson(value: CelValue): unknown {
   if (value instanceof Duration) return value.toString();
   if (value instanceof Optional) return value.hasValue() ? toJson(value.value()) : null;
   if (isCelType(value)) return String((value as { name?: string }).name ?? value);
-  if (value instanceof Map) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of value) out[String(toJson(k))] = toJson(v);
-    return out;
-  }
+  if (value instanceof Map) return jsonObject([...value].map(([k, v]) => [String(toJson(k)), toJson(v)]));
   const toJSONable = value as { toJSON?: () => unknown };
   if (typeof toJSONable.toJSON === 'function') return toJSONable.toJSON();
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value as object)) out[key] = toJson((value as Record<string, unknown>)[key]);
-  return out;
+  return jsonObject(Object.keys(value as object).map((key) => [key, toJson((value as Record<string, unknown>)[key])]));
 }

@@ -1,4 +1,4 @@
-import { CelEnvironment, CelError, CostMeter, fromJson, toJson } from '../../src/cel/index.js';
+import { CelEnvironment, CelError, CostMeter, fromJson, parseJson, toJson } from '../../src/cel/index.js';
 
 const env = new CelEnvironment({ variables: { object: 'dyn', items: 'list<int>' } });
 const run = (expr: string, activation: Record<string, unknown> = {}) => env.compile(expr).evaluate(activation);
@@ -8,6 +8,18 @@ describe('compile and evaluate', () => {
     const object = fromJson({ spec: { replicas: 3, ratio: 0.5 } });
     expect(run('object.spec.replicas + 1', { object })).toBe(4n);
     expect(run('object.spec.ratio * 2.0', { object })).toBe(1);
+  });
+
+  it('keeps JSON keys named __proto__ and constructor as ordinary map entries', () => {
+    for (const object of [
+      fromJson(JSON.parse('{"metadata":{"labels":{"__proto__":"x","constructor":"y","app":"web"}}}')),
+      parseJson('{"metadata":{"labels":{"__proto__":"x","constructor":"y","app":"web"}}}'),
+    ]) {
+      expect(run("object.metadata.labels['__proto__'] + object.metadata.labels.constructor", { object })).toBe('xy');
+      expect(run('object.metadata.labels.size()', { object })).toBe(3n);
+      expect(run("type(object.metadata.labels) == map && 'constructor' in object.metadata.labels", { object })).toBe(true);
+      expect(toJson(run('object.metadata.labels', { object }))).toEqual(JSON.parse('{"__proto__":"x","constructor":"y","app":"web"}'));
+    }
   });
 
   it('reuses the compiled program for the same text', () => {

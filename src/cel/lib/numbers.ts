@@ -219,6 +219,8 @@ function mapsEqual(a: CelMap, b: CelMap): Verdict {
 function listContains(value: unknown, list: unknown[] | Set<unknown>): Verdict {
   const elements = elementsOf(list);
   charge(elements.length);
+  // A string or bool equals only the identical primitive: no per-element CEL equality needed.
+  if (typeof value === 'string' || typeof value === 'boolean') return elements.includes(value);
   let verdict: Verdict = false;
   for (const element of elements) {
     const equal = celEquals(value, element);
