@@ -1,9 +1,14 @@
 /** The `celgate` command: dispatches to a subcommand and maps failures to exit codes. */
+import { applyCommand } from './commands/apply.js';
+import { certsCommand } from './commands/certs.js';
+import { checkCommand } from './commands/check.js';
 import { evalCommand } from './commands/eval.js';
 import { lintCommand } from './commands/lint.js';
+import { serveCommand } from './commands/serve.js';
+import { testCommand } from './commands/test.js';
 import { EXIT_OK, EXIT_USAGE, UsageError, type Command } from './usage.js';
 
-const COMMANDS: readonly Command[] = [evalCommand, lintCommand];
+const COMMANDS: readonly Command[] = [serveCommand, applyCommand, checkCommand, testCommand, certsCommand, evalCommand, lintCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
