@@ -13,10 +13,12 @@ import { regexLibrary } from './regex.js';
 import { semverLibrary } from './semver.js';
 import { setsLibrary } from './sets.js';
 import { stringsLibrary } from './strings.js';
+import { timeLibrary } from './time.js';
 import { urlLibrary } from './url.js';
 
 export const STANDARD_LIBRARIES: readonly CelLibrary[] = Object.freeze([
   numbersLibrary,
+  timeLibrary,
   stringsLibrary,
   mathLibrary,
   setsLibrary,

@@ -6,6 +6,7 @@
  * error messages. Addresses are held as bigints so that masking is plain arithmetic.
  */
 import { goQuote } from './ip-go-quote.js';
+import { INT64_MAX } from './int64.js';
 
 export type IPFamily = 4 | 6;
 
@@ -176,7 +177,6 @@ function prefixError(input: string, msg: string): NetipError {
   return new NetipError(`netip.ParsePrefix(${goQuote(input)}): ${msg}`);
 }
 
-const MAX_INT64 = (1n << 63n) - 1n;
 
 /** netip.ParsePrefix: `addr/bits`, the address unmasked, no zone, bits in range. */
 export function parsePrefix(input: string): NetPrefix {
@@ -193,7 +193,7 @@ export function parsePrefix(input: string): NetPrefix {
   const bitsText = input.slice(slash + 1);
   // Go refuses signs and leading zeros, then anything strconv.Atoi refuses.
   const badBits = (bitsText.length > 1 && !(bitsText[0]! >= '1' && bitsText[0]! <= '9')) || !/^[0-9]+$/.test(bitsText);
-  if (badBits || BigInt(bitsText) > MAX_INT64) throw prefixError(input, `bad bits after slash: ${goQuote(bitsText)}`);
+  if (badBits || BigInt(bitsText) > INT64_MAX) throw prefixError(input, `bad bits after slash: ${goQuote(bitsText)}`);
   const bits = Number(bitsText);
   if (bits > bitLength(addr.family)) throw prefixError(input, 'prefix length out of range');
   return { addr, bits };

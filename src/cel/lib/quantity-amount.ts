@@ -12,8 +12,7 @@
 import { CelFunctionError } from '../errors.js';
 import { charge } from '../cost.js';
 
-export const INT64_MAX = (1n << 63n) - 1n;
-export const INT64_MIN = -(1n << 63n);
+import { INT64_MAX, INT64_MIN } from './int64.js';
 
 /** `value` × 10^`scale`, with `value` within int64. */
 export interface Int64Amount {

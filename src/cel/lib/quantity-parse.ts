@@ -9,7 +9,8 @@
  * values below a nano round up (away from zero) to a nano, binary quantities above
  * 2^63-1 are capped, and which inputs stay on the int64 fast path (see quantity-amount.ts).
  */
-import { compareExact, decimalAmount, int64Amount, INT64_MAX, INT64_MIN, type Amount } from './quantity-amount.js';
+import { INT64_MAX, INT64_MIN } from './int64.js';
+import { compareExact, decimalAmount, int64Amount, type Amount } from './quantity-amount.js';
 
 export const QUANTITY_FORMAT_ERROR =
   "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
