@@ -254,7 +254,7 @@ export function toCelError(error: unknown, text: string, fallbackKind: CelErrorK
   if (error === COST_EXCEEDED) return costExceeded();
   if (error instanceof CelFunctionError) return new CelError('evaluation', error.message, undefined, undefined, error.code);
   const shape = (error ?? {}) as EvaluatorErrorShape;
-  const summary = shape.summary ?? shape.message ?? String(error);
+  const summary = withNamespaceNames(shape.summary ?? shape.message ?? String(error));
   const kind: CelErrorKind =
     shape.name === 'ParseError'
       ? limitCode(shape.code)
@@ -267,6 +267,11 @@ export function toCelError(error: unknown, text: string, fallbackKind: CelErrorK
           : fallbackKind;
   const position = shape.range ? positionAt(text, shape.range.start) : undefined;
   return new CelError(kind, summary, position, undefined, shape.code);
+}
+
+/** Namespaces are typed constants inside (`math` is a `MathNamespace`); users wrote `math.`. */
+function withNamespaceNames(message: string): string {
+  return message.replace(/\b([A-Z][A-Za-z0-9]*)Namespace\b/g, (_, name: string) => `${name[0]!.toLowerCase()}${name.slice(1)}`);
 }
 
 function limitCode(code: string | undefined): boolean {

@@ -22,6 +22,10 @@ describe('compile and evaluate', () => {
     }
   });
 
+  it('names library namespaces as the user wrote them in errors', () => {
+    expect(() => env.compile("math.ceil('a')")).toThrow("found no matching overload for 'math.ceil(string)'");
+  });
+
   it('reuses the compiled program for the same text', () => {
     const a = env.compile('1 + 2');
     const b = env.compile('1 + 2');
