@@ -684,6 +684,7 @@ function prepareForCheck(root: AstNode): void {
     if (node.op === 'comprehension') typeEmptyRange(node);
     else if (node.op === 'call' && (node.args as [string])[0] === 'has') fixHasMacro(node);
     else if (node.op === '==' || node.op === '!=') allowAggregateEquality(node);
+    else if (node.op === '?:') allowNullBranch(node);
     else if (ACCESS_OPERATORS.has(node.op)) selectFromTypeParameters(node);
   }
 }
@@ -708,6 +709,24 @@ function selectFromTypeParameters(node: AstNode): void {
       if (!general) throw error;
       (operand as { checkedType?: CheckedType }).checkedType = checker.getType(general);
       return check(checker, ast, ctx);
+    }
+  });
+}
+
+/**
+ * `cond ? 'text' : null` is how Kubernetes documents an audit annotation that may be
+ * omitted; cel-go accepts a null branch beside any other type. The checker wants both
+ * branches alike, so such a conditional is typed `dyn` instead.
+ */
+function allowNullBranch(node: AstNode): void {
+  const check = node.meta.check;
+  node.setMeta('check', (checker, ast, ctx) => {
+    try {
+      return check(checker, ast, ctx);
+    } catch (error) {
+      const [, left, right] = (node.args as AstNode[]).map((operand) => operand.checkedType?.name);
+      if (left === 'null' || right === 'null') return checker.getType('dyn');
+      throw error;
     }
   });
 }

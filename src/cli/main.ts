@@ -1,14 +1,23 @@
 /** The `celgate` command: dispatches to a subcommand and maps failures to exit codes. */
-import { applyCommand } from './commands/apply.js';
-import { certsCommand } from './commands/certs.js';
-import { checkCommand } from './commands/check.js';
-import { evalCommand } from './commands/eval.js';
-import { lintCommand } from './commands/lint.js';
-import { serveCommand } from './commands/serve.js';
-import { testCommand } from './commands/test.js';
 import { EXIT_OK, EXIT_USAGE, UsageError, type Command } from './usage.js';
 
-const COMMANDS: readonly Command[] = [serveCommand, applyCommand, checkCommand, testCommand, certsCommand, evalCommand, lintCommand];
+interface CommandEntry {
+  readonly name: string;
+  readonly summary: string;
+  /** Loaded only when chosen: a CI job running `celgate test` pays for no server code. */
+  readonly load: () => Promise<Command>;
+}
+
+const COMMANDS: readonly CommandEntry[] = [
+  { name: 'serve', summary: 'run the admission webhook and ext_authz servers over TLS', load: async () => (await import('./commands/serve.js')).serveCommand },
+  { name: 'apply', summary: 'evaluate manifests against admission policies offline, as kube-apiserver would', load: async () => (await import('./commands/apply.js')).applyCommand },
+  { name: 'check', summary: 'decide access requests offline against AccessPolicy and Istio policies', load: async () => (await import('./commands/check.js')).checkCommand },
+  { name: 'test', summary: 'run PolicyTest suites (the policy test runner for CI)', load: async () => (await import('./commands/test.js')).testCommand },
+  { name: 'replay', summary: 're-decide a decision log with new policies and list what changes', load: async () => (await import('./commands/replay.js')).replayCommand },
+  { name: 'certs', summary: 'create a CA and issue webhook, workload and client certificates', load: async () => (await import('./commands/certs.js')).certsCommand },
+  { name: 'eval', summary: 'evaluate a CEL expression and print the result with its type', load: async () => (await import('./commands/eval.js')).evalCommand },
+  { name: 'lint', summary: 'load and compile policies, reporting every problem with file:line:col', load: async () => (await import('./commands/lint.js')).lintCommand },
+];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -28,14 +37,15 @@ export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...args] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const topic = name === 'help' ? COMMANDS.find((c) => c.name === args[0]) : undefined;
-    console.log(topic ? topic.help : usage());
+    console.log(topic ? (await topic.load()).help : usage());
     return name === undefined ? EXIT_USAGE : EXIT_OK;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     console.error(`celgate: unknown command '${name}'\n\n${usage()}`);
     return EXIT_USAGE;
   }
+  const command = await entry.load();
   try {
     return await command.run(args);
   } catch (error) {

@@ -6,6 +6,7 @@ import { CelEnvironment, positionInFile, type CelError, type Program } from '../
 import type { Face } from './kinds.js';
 import type { PolicyIssue } from './issues.js';
 import type { PolicyResource } from './load.js';
+import { rewriteAndCheck } from './object-literals.js';
 
 /** Variables of admission CEL, as Kubernetes declares them. */
 export const ADMISSION_VARIABLES = Object.freeze({
@@ -101,7 +102,13 @@ export function compileExpressions(resource: PolicyResource, issues: PolicyIssue
     const field = fieldName(path);
     const start = resource.document.contentPositionOf(path);
     const origin = { file: resource.document.file, line: start.line, column: start.column, indent: start.indent, field };
-    const result = env.tryCompile(text, origin);
+    // Mutating policies construct Object{...} and JSONPatch{...} values (see object-literals.ts).
+    const rewritten = resource.type.kind === 'MutatingAdmissionPolicy' ? rewriteAndCheck(text) : { text };
+    if (rewritten.error !== undefined) {
+      issues.push({ file: resource.document.file, line: start.line, column: start.column, message: rewritten.error, field });
+      continue;
+    }
+    const result = env.tryCompile(rewritten.text, origin);
     if (result.program) {
       compiled.push({ field, program: result.program });
     } else {

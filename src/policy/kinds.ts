@@ -3,7 +3,8 @@
  * (preferred first), and the hints given for an apiVersion or kind that is not known.
  */
 
-export type Face = 'admission' | 'authz' | 'proxy' | 'test';
+/** `data`: objects policies read (param ConfigMaps, Namespaces with their labels), not policies. */
+export type Face = 'admission' | 'authz' | 'proxy' | 'test' | 'data';
 
 interface GroupKinds {
   readonly group: string;
@@ -39,6 +40,7 @@ const GROUPS: readonly GroupKinds[] = [
     face: 'proxy',
   },
   { group: 'celgate.dev', versions: ['v1alpha1'], kinds: ['PolicyTest'], face: 'test' },
+  { group: '', versions: ['v1'], kinds: ['ConfigMap', 'Namespace'], face: 'data' },
 ];
 
 export interface KnownKind {

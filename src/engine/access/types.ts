@@ -13,8 +13,10 @@ export interface Peer {
 }
 
 export interface Destination extends Peer {
-  /** The namespace of the workload the request is for. */
+  /** The namespace of the workload the request is for (`default` when absent). */
   readonly namespace?: string;
+  /** The Kubernetes Service the request was addressed to, for `targetRefs` of kind Service. */
+  readonly service?: string;
 }
 
 export interface RequestAttributes {
@@ -94,4 +96,8 @@ export interface AccessDecision {
   readonly matched: readonly MatchedRule[];
   /** Filled only when explaining was asked for. */
   readonly explain?: readonly ExplainStep[];
+  /** True when an AUDIT policy or rule matched (it never changes `allowed`). */
+  readonly audit?: boolean;
+  /** The verified JWT, when RequestAuthentication accepted one. */
+  readonly auth?: AuthAttributes;
 }

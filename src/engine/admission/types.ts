@@ -4,6 +4,10 @@
  * the test runner) build requests and read decisions; only the engine gives them meaning.
  */
 
+import type { Decider } from '../../cel/lib/authorizer.js';
+
+export type { Decider, AuthorizationAttributes, AuthorizationDecision } from '../../cel/lib/authorizer.js';
+
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
 
 export interface GroupVersionKind {
@@ -73,6 +77,12 @@ export interface AdmissionStatus {
   readonly code: number;
   /** Kubernetes StatusReason: Invalid, Forbidden, Unauthorized, RequestEntityTooLarge, InternalError, ... */
   readonly reason: string;
+  /**
+   * Exactly as kube-apiserver words it: for a ValidatingAdmissionPolicy denial
+   * `deployments.apps "web" is forbidden: ValidatingAdmissionPolicy 'P' with binding 'B' denied request: MSG`;
+   * for a MutatingAdmissionPolicy error `policy 'P' with binding 'B' denied request: MSG`.
+   * PolicyEvaluation.message carries MSG alone.
+   */
   readonly message: string;
 }
 
@@ -97,3 +107,26 @@ export interface AdmissionDecision {
 
 /** Which policies run: the webhook's /mutate and /validate run one phase each; apply runs both. */
 export type AdmissionPhase = 'mutate' | 'validate' | 'both';
+
+/**
+ * One expression evaluated, for coverage: `outcome` is the boolean result for boolean
+ * fields (validations, matchConditions), `true` for any other field that produced a
+ * value, and 'error' when evaluation failed.
+ */
+export interface ExpressionEvent {
+  readonly policy: string;
+  readonly binding: string;
+  /** e.g. `spec.validations[0].expression`. */
+  readonly field: string;
+  readonly file: string;
+  readonly line: number;
+  readonly outcome: boolean | 'error';
+}
+
+export interface AdmitOptions {
+  readonly phase: AdmissionPhase;
+  readonly cluster: ClusterState;
+  /** Answers `authorizer` checks; by default every check is denied. */
+  readonly decider?: Decider;
+  readonly onExpression?: (event: ExpressionEvent) => void;
+}

@@ -1,0 +1,161 @@
+#!/usr/bin/env node
+// Admission webhook benchmark: celgate's webhook (every policy under policies/) against a bare
+// fastify HTTPS server that parses the AdmissionReview and answers allowed:true, measured in the
+// same run with autocannon over HTTPS keep-alive, on a mix of Pod and Deployment reviews.
+// Bars: throughput >= 0.6x baseline; median added latency <= 0.3 ms at a fixed rate of 1/3 of the
+// baseline's maximum; peak RSS <= 150 MB; in-process admit() rate >= 20x celgate's HTTP rate.
+// Usage: npx tsc -p tsconfig.json && node bench/admission/index.js [--duration S] [--connections N]
+import { fork } from 'node:child_process';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { clusterStateFrom, admit, compileAdmissionPolicies } from '../../dist/engine/admission/index.js';
+import { requestForObject } from '../../dist/engine/admission/request.js';
+import { loadResources } from '../../dist/policy/index.js';
+import { ensureServingCertificates } from '../../dist/pki/index.js';
+import { loadClusterObjects } from '../../dist/admission/index.js';
+
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '10' } } });
+const DURATION = Number(values.duration);
+const CONNECTIONS = Number(values.connections);
+const BARS = { throughput: 0.6, addedLatencyMs: 0.3, peakRssMb: 150, inProcess: 20 };
+const SERVER = new URL('./server.js', import.meta.url).pathname;
+
+// ---- the workload: Pods and Deployments, compliant and not, to /validate and /mutate ----
+const container = (name, image, securityContext) => ({
+  name,
+  image,
+  resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
+  ...(securityContext ? { securityContext } : {}),
+});
+const restricted = { allowPrivilegeEscalation: false, runAsNonRoot: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } };
+const labels = { app: 'web', team: 'shop', 'app.kubernetes.io/name': 'web' };
+const podSpec = (containers, extra = {}) => ({ containers, securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } }, ...extra });
+const pods = [
+  { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-1', namespace: 'shop', labels }, spec: podSpec([container('web', 'registry.example.com/shop/web:1.4.2', restricted)]) },
+  {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'web-2', namespace: 'shop', labels },
+    spec: podSpec([container('web', 'registry.example.com/shop/web:1.4.2', restricted), container('sidecar', 'registry.example.com/mesh/proxy:2.0.1', restricted)]),
+  },
+  { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'debug', namespace: 'default' }, spec: { hostNetwork: true, containers: [container('sh', 'busybox:latest', { privileged: true })] } },
+];
+const deployment = (name, replicas, spec) => ({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name, namespace: 'shop', labels },
+  spec: { replicas, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { ...labels, app: name } }, spec } },
+});
+const deployments = [
+  deployment('api', 3, podSpec([container('api', 'registry.example.com/shop/api:2.1.0', restricted)])),
+  deployment('worker', 2, podSpec([container('worker', 'registry.example.com/shop/worker:0.9.3', restricted)], { volumes: [{ name: 'tmp', emptyDir: {} }] })),
+  deployment('legacy', 1, { hostPID: true, containers: [container('legacy', 'nginx', { runAsUser: 0 })] }),
+];
+const objects = [pods[0], deployments[0], pods[1], deployments[1], pods[2], deployments[2]];
+const calls = [];
+for (const object of objects) for (const path of ['/validate', '/mutate']) calls.push({ path, request: requestForObject(object) });
+const requests = calls.map(({ path, request }) => ({
+  method: 'POST',
+  path,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request }),
+}));
+
+// ---- servers in child processes ----
+const certDir = mkdtempSync(join(tmpdir(), 'celgate-bench-admission-'));
+await ensureServingCertificates(certDir, { ipAddresses: ['127.0.0.1'] });
+
+function startServer(mode) {
+  return new Promise((resolve, reject) => {
+    const child = fork(SERVER, [mode, certDir], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    child.once('message', (message) => resolve({ child, ...message }));
+    child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));
+  });
+}
+const ask = (child, message) => new Promise((resolve) => { child.once('message', resolve); child.send(message); });
+async function stopServer(server) {
+  const rss = await ask(server.child, 'rss');
+  server.child.removeAllListeners('exit');
+  server.child.send('stop');
+  return rss;
+}
+
+/** One autocannon run; latency medians from every response's own timing (autocannon's histogram is whole ms). */
+function load(port, options) {
+  return new Promise((resolve, reject) => {
+    const latencies = [];
+    const instance = autocannon(
+      { url: `https://127.0.0.1:${port}`, connections: CONNECTIONS, pipelining: 1, duration: DURATION, requests, ...options },
+      (error, result) => {
+        if (error) return reject(error);
+        latencies.sort((a, b) => a - b);
+        const non2xx = result.non2xx + result.errors + result.timeouts;
+        resolve({ rps: result.requests.average, total: result.requests.total, non2xx, p50: latencies[Math.floor(latencies.length / 2)] ?? NaN, p99: latencies[Math.floor(latencies.length * 0.99)] ?? NaN });
+      },
+    );
+    instance.on('response', (_client, _status, _bytes, responseTime) => latencies.push(responseTime));
+  });
+}
+
+async function measure(mode) {
+  const server = await startServer(mode);
+  await load(server.port, { duration: 2 }); // warm-up: JIT, TLS sessions, caches
+  const max = await load(server.port, {});
+  return { server, max };
+}
+
+// Decisions must agree with what the policies say before anything is timed.
+const baseline = await measure('baseline');
+const celgate = await measure('celgate');
+// The webhook adapter alone (no policies): separates the adapter's cost from the engine's.
+const adapter = await measure('adapter');
+const adapterRss = await stopServer(adapter.server);
+const rate = Math.max(1, Math.round(baseline.max.rps / 3));
+const baselineFixed = await load(baseline.server.port, { overallRate: rate });
+const celgateFixed = await load(celgate.server.port, { overallRate: rate });
+const baselineRss = await stopServer(baseline.server);
+const celgateRss = await stopServer(celgate.server);
+
+// ---- in-process decision rate: admit() on the same requests ----
+const { resources } = await loadResources(['policies']);
+const policies = compileAdmissionPolicies(resources.filter((r) => r.type.face === 'admission'), []);
+const paramDirs = (root) =>
+  readdirSync(root, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .flatMap((e) => (e.name === 'params' ? [join(root, e.name)] : paramDirs(join(root, e.name))));
+const cluster = clusterStateFrom(await loadClusterObjects(paramDirs('policies'), []));
+const phases = calls.map(({ path, request }) => ({ request, phase: path === '/mutate' ? 'mutate' : 'validate' }));
+function decisionsPerSecond(iterations) {
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < iterations; i++) {
+    const { request, phase } = phases[i % phases.length];
+    admit(policies, request, { phase, cluster });
+  }
+  return iterations / (Number(process.hrtime.bigint() - started) / 1e9);
+}
+decisionsPerSecond(5000);
+const inProcess = Math.max(decisionsPerSecond(30000), decisionsPerSecond(30000));
+
+// ---- report ----
+const mb = (bytes) => (bytes / 1024 / 1024).toFixed(1);
+const ratio = celgate.max.rps / baseline.max.rps;
+const added = celgateFixed.p50 - baselineFixed.p50;
+const inProcessRatio = inProcess / celgate.max.rps;
+const peakMb = celgateRss.peakRss / 1024 / 1024;
+const ok = (pass) => (pass ? 'ok' : 'MISSED');
+console.log(`node ${process.version}, ${CONNECTIONS} connections, ${DURATION}s per run, ${requests.length} reviews (Pods and Deployments, /validate and /mutate)`);
+console.log(`celgate: ${celgate.server.info}\n`);
+console.log(`                          baseline      celgate`);
+console.log(`max throughput (req/s)  ${baseline.max.rps.toFixed(0).padStart(9)}  ${celgate.max.rps.toFixed(0).padStart(11)}   ratio ${ratio.toFixed(2)}x (bar >= ${BARS.throughput}x) ${ok(ratio >= BARS.throughput)}`);
+console.log(`adapter only, no policies ${adapter.max.rps.toFixed(0).padStart(20)}   ratio ${(adapter.max.rps / baseline.max.rps).toFixed(2)}x (the webhook adapter without the engine's work; peak RSS ${mb(adapterRss.peakRss)} MB)`);
+console.log(`p50 at max (ms)         ${baseline.max.p50.toFixed(3).padStart(9)}  ${celgate.max.p50.toFixed(3).padStart(11)}`);
+console.log(`p50 at ${String(rate).padStart(5)} req/s (ms) ${baselineFixed.p50.toFixed(3).padStart(9)}  ${celgateFixed.p50.toFixed(3).padStart(11)}   added ${added.toFixed(3)} ms (bar <= ${BARS.addedLatencyMs} ms) ${ok(added <= BARS.addedLatencyMs)}`);
+console.log(`p99 at ${String(rate).padStart(5)} req/s (ms) ${baselineFixed.p99.toFixed(3).padStart(9)}  ${celgateFixed.p99.toFixed(3).padStart(11)}`);
+console.log(`peak RSS (MB)           ${mb(baselineRss.peakRss).padStart(9)}  ${mb(celgateRss.peakRss).padStart(11)}   (bar <= ${BARS.peakRssMb} MB) ${ok(peakMb <= BARS.peakRssMb)}`);
+console.log(`in-process admit()/s                 ${inProcess.toFixed(0).padStart(11)}   ${inProcessRatio.toFixed(1)}x the HTTP rate (bar >= ${BARS.inProcess}x) ${ok(inProcessRatio >= BARS.inProcess)}`);
+const failures = [baseline.max, celgate.max, baselineFixed, celgateFixed].reduce((n, r) => n + r.non2xx, 0);
+if (failures > 0) console.log(`\nWARNING: ${failures} responses were not 2xx (or errored/timed out)`);
+process.exitCode = ratio >= BARS.throughput && added <= BARS.addedLatencyMs && peakMb <= BARS.peakRssMb && inProcessRatio >= BARS.inProcess && failures === 0 ? 0 : 1;

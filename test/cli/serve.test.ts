@@ -1,0 +1,107 @@
+/**
+ * `celgate serve` as a process (the built binary; `npx tsc -p tsconfig.json` first): it creates
+ * certificates when there are none, prints its URL, serves AdmissionReviews, and stops on SIGTERM.
+ */
+import type { V1Pod } from '@kubernetes/client-node';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { FIXTURES, reviewFor } from '../admission/helpers.js';
+
+const pod: V1Pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'shop' }, spec: { containers: [{ name: 'a', image: 'a:1' }] } };
+
+interface Started {
+  child: ChildProcess;
+  url: string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+function serve(args: string[]): Promise<Started> {
+  const child = spawn('node', ['bin/celgate.js', 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not print its URL; stderr: ${stderr}`)), 40000);
+    child.stdout!.on('data', (chunk) => {
+      stdout += chunk;
+      const match = /admission webhook: (https:\/\/\S+)/.exec(stdout);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, url: match[1]!, stderr: () => stderr, exited });
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited with ${code}: ${stderr}`));
+    });
+  });
+}
+
+function run(args: string[]): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile('node', ['bin/celgate.js', ...args], { timeout: 15000 }, (error, _stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stderr }));
+  });
+}
+
+function openssl(args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => execFile('openssl', args, (error) => (error ? reject(error) : resolve())));
+}
+
+describe('celgate serve', () => {
+  it('generates certificates into --certs, serves the webhook over them, and stops on SIGTERM', async () => {
+    const certs = join(await mkdtemp(join(tmpdir(), 'celgate-serve-')), 'certs');
+    const started = await serve(['--policies', join(FIXTURES, 'policies'), '--params', join(FIXTURES, 'data'), '--port', '0', '--host', '127.0.0.1', '--certs', certs]);
+    const client = new Agent({ connect: { ca: await readFile(join(certs, 'ca.crt')) } });
+    try {
+      expect(started.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      expect(started.stderr()).toMatch(/generated a serving certificate/);
+      const ready = await request(`${started.url}/readyz`, { dispatcher: client });
+      expect(ready.statusCode).toBe(200);
+      await ready.body.dump();
+      const review = reviewFor(pod);
+      const response = await request(`${started.url}/validate`, { method: 'POST', dispatcher: client, headers: { 'content-type': 'application/json' }, body: JSON.stringify(review) });
+      const body = (await response.body.json()) as { response: { uid: string; allowed: boolean; status: { message: string } } };
+      expect(body.response.uid).toBe(review.request.uid);
+      expect(body.response.allowed).toBe(false);
+      expect(body.response.status.message).toContain('pod p has no team label');
+    } finally {
+      await client.close();
+      started.child.kill('SIGTERM');
+    }
+    expect(await started.exited).toBe(0);
+    expect(started.stderr()).toMatch(/shutting down/);
+  }, 60_000);
+
+  it('uses --tls-cert/--tls-key as given (an openssl self-signed certificate)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'celgate-serve-openssl-'));
+    const cert = join(dir, 'tls.crt');
+    const key = join(dir, 'tls.key');
+    await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1', '-keyout', key, '-out', cert]);
+    const started = await serve(['--policies', join(FIXTURES, 'policies'), '--params', join(FIXTURES, 'data'), '--port', '0', '--host', '127.0.0.1', '--tls-cert', cert, '--tls-key', key]);
+    const client = new Agent({ connect: { ca: await readFile(cert) } });
+    try {
+      const health = await request(`${started.url}/healthz`, { dispatcher: client });
+      expect(health.statusCode).toBe(200);
+      await health.body.dump();
+      expect(existsSync(join(dir, 'ca.crt'))).toBe(false);
+    } finally {
+      await client.close();
+      started.child.kill('SIGINT');
+    }
+    expect(await started.exited).toBe(0);
+  }, 60_000);
+
+  it('exits 2 on usage errors', async () => {
+    expect((await run(['serve', '--port', 'abc'])).code).toBe(2);
+    expect((await run(['serve', '--tls-cert', 'x.crt'])).stderr).toMatch(/--tls-cert and --tls-key go together/);
+    const missing = await run(['serve', '--tls-cert', '/nonexistent/x.crt', '--tls-key', '/nonexistent/x.key', '--port', '0']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/x\.crt/);
+  }, 60_000);
+});
