@@ -63,7 +63,9 @@ export async function loadPolicySet(sources: PolicySources): Promise<LoadOutcome
   const resources = loaded.resources;
   const admission = resources.filter((resource) => resource.type.face === 'admission');
   const policies = compileAdmissionPolicies(admission, issues);
-  const objects = await loadClusterObjects(dataPaths, issues);
+  // ConfigMaps and Namespaces found among the policies are data too (params shipped beside their policies).
+  const beside = resources.filter((resource) => resource.type.face === 'data').map((resource) => toJson(resource.value));
+  const objects = [...beside, ...(await loadClusterObjects(dataPaths, issues))];
   if (issues.length > 0) return { issues: sortIssues(issues) };
   return { set: { policies, cluster: clusterStateFrom(objects), resourceCount: admission.length, loadedAt: new Date() } };
 }

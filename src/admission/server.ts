@@ -14,7 +14,7 @@ import { formatIssue, type PolicyIssue } from '../policy/index.js';
 import { AdmissionMetrics } from './metrics.js';
 import { loadPolicySet, type AdmissionPolicySet, type PolicySources } from './policy-set.js';
 import { ReviewError, readReview, responseFor } from './review.js';
-import { watchPaths, type Watching } from './watch.js';
+import { watchPaths, type Watching } from '../policy/watch.js';
 
 export const DEFAULT_BODY_LIMIT = 3 * 1024 * 1024;
 

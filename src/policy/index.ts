@@ -12,3 +12,4 @@ export {
   AUTHZ_VARIABLES,
   type CompiledExpression,
 } from './expressions.js';
+export { watchPaths, type Watching } from './watch.js';

@@ -16,6 +16,8 @@ const pod: V1Pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', names
 interface Started {
   child: ChildProcess;
   url: string;
+  /** The ext_authz HTTP listener's URL, when it was started. */
+  authzUrl?: string;
   stderr: () => string;
   exited: Promise<number | null>;
 }
@@ -30,10 +32,12 @@ function serve(args: string[]): Promise<Started> {
     const timer = setTimeout(() => reject(new Error(`serve did not print its URL; stderr: ${stderr}`)), 40000);
     child.stdout!.on('data', (chunk) => {
       stdout += chunk;
+      // Every face prints its line once listening; the ext_authz face comes last.
       const match = /admission webhook: (https:\/\/\S+)/.exec(stdout);
-      if (match) {
+      if (match && /ext_authz gRPC: |ext_authz: off/.test(stdout)) {
         clearTimeout(timer);
-        resolve({ child, url: match[1]!, stderr: () => stderr, exited });
+        const authz = /ext_authz HTTP: (https:\/\/[^/\s]+)/.exec(stdout);
+        resolve({ child, url: match[1]!, ...(authz ? { authzUrl: authz[1]! } : {}), stderr: () => stderr, exited });
       }
     });
     void exited.then((code) => {
@@ -56,7 +60,7 @@ function openssl(args: string[]): Promise<void> {
 describe('celgate serve', () => {
   it('generates certificates into --certs, serves the webhook over them, and stops on SIGTERM', async () => {
     const certs = join(await mkdtemp(join(tmpdir(), 'celgate-serve-')), 'certs');
-    const started = await serve(['--policies', join(FIXTURES, 'policies'), '--params', join(FIXTURES, 'data'), '--port', '0', '--host', '127.0.0.1', '--certs', certs]);
+    const started = await serve(['--policies', join(FIXTURES, 'policies'), '--params', join(FIXTURES, 'data'), '--port', '0', '--host', '127.0.0.1', '--certs', certs, '--authz-http-port', '0', '--authz-grpc-port', '0']);
     const client = new Agent({ connect: { ca: await readFile(join(certs, 'ca.crt')) } });
     try {
       expect(started.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
@@ -70,6 +74,13 @@ describe('celgate serve', () => {
       expect(body.response.uid).toBe(review.request.uid);
       expect(body.response.allowed).toBe(false);
       expect(body.response.status.message).toContain('pod p has no team label');
+      // The ext_authz HTTP face runs beside the webhook on the same certificate. These policies
+      // hold no AuthorizationPolicy or AccessPolicy, and with none applying Istio allows.
+      expect(started.authzUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      const check = await request(`${started.authzUrl}/api/items`, { dispatcher: client, headers: { 'x-request-id': 'serve-test-1' } });
+      expect(check.statusCode).toBe(200);
+      expect(check.headers['x-celgate-decision-id']).toBe('serve-test-1');
+      await check.body.dump();
     } finally {
       await client.close();
       started.child.kill('SIGTERM');
@@ -83,7 +94,7 @@ describe('celgate serve', () => {
     const cert = join(dir, 'tls.crt');
     const key = join(dir, 'tls.key');
     await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1', '-keyout', key, '-out', cert]);
-    const started = await serve(['--policies', join(FIXTURES, 'policies'), '--params', join(FIXTURES, 'data'), '--port', '0', '--host', '127.0.0.1', '--tls-cert', cert, '--tls-key', key]);
+    const started = await serve(['--policies', join(FIXTURES, 'policies'), '--params', join(FIXTURES, 'data'), '--port', '0', '--host', '127.0.0.1', '--tls-cert', cert, '--tls-key', key, '--authz-http-port', 'off', '--authz-grpc-port', 'off']);
     const client = new Agent({ connect: { ca: await readFile(cert) } });
     try {
       const health = await request(`${started.url}/healthz`, { dispatcher: client });

@@ -17,11 +17,11 @@ describe('loading policy documents', () => {
     for (const r of resources) compileExpressions(r, problems);
     const lines = problems.map(formatIssue).sort();
     expect(lines).toEqual([
-      expect.stringMatching(/^test\/fixtures\/lint\/broken\.yaml:10:11: Unknown variable: undefinedVariable \(spec\.validations\[1\]\.expression\)$/),
-      expect.stringMatching(/^test\/fixtures\/lint\/broken\.yaml:12:13: .*did you mean networking\.istio\.io\/v1alpha3\?/),
-      expect.stringMatching(/^test\/fixtures\/lint\/broken\.yaml:18:7: unknown kind 'ValidatingAdmisionPolicy'.*did you mean ValidatingAdmissionPolicy\?/),
-      expect.stringMatching(/^test\/fixtures\/lint\/broken\.yaml:24:11: metadata\.name is required/),
-      expect.stringMatching(/^test\/fixtures\/lint\/broken\.yaml:7:44: .*EOF.*\(spec\.validations\[0\]\.expression\)$/),
+      expect.stringMatching(/^test\/fixtures\/lint\/broken\.yaml:13:44: .*EOF.*\(spec\.validations\[0\]\.expression\)$/),
+      expect.stringMatching(/^test\/fixtures\/lint\/broken\.yaml:16:11: Unknown variable: undefinedVariable \(spec\.validations\[1\]\.expression\)$/),
+      expect.stringMatching(/^test\/fixtures\/lint\/broken\.yaml:18:13: .*did you mean networking\.istio\.io\/v1alpha3\?/),
+      expect.stringMatching(/^test\/fixtures\/lint\/broken\.yaml:24:7: unknown kind 'ValidatingAdmisionPolicy'.*did you mean ValidatingAdmissionPolicy\?/),
+      expect.stringMatching(/^test\/fixtures\/lint\/broken\.yaml:30:11: metadata\.name is required/),
     ]);
   });
 

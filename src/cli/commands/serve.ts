@@ -1,19 +1,26 @@
-/** `celgate serve`: run celgate's servers (the admission webhook, later the ext_authz faces) over TLS. */
+/** `celgate serve`: run celgate's servers (the admission webhook and the ext_authz faces) over TLS. */
 import { isIP } from 'node:net';
 import type { Server as HttpsServer, ServerOptions as HttpsOptions } from 'node:https';
 import { hostname } from 'node:os';
 import { pino, type Logger } from 'pino';
 import { createAdmissionServer } from '../../admission/index.js';
+import { startAuthzGrpcServer, startAuthzHttpServer, type AuthzServer } from '../../authz/index.js';
+import { compileAccessPolicies, type AccessPolicies } from '../../engine/access/index.js';
+import { formatIssue, loadResources, watchPaths, type PolicyIssue } from '../../policy/index.js';
 import { CertificateFileError, checkDnsName, createTlsContextSource, ensureServingCertificates } from '../../pki/index.js';
 import { EXIT_OK, EXIT_USAGE, UsageError, parseCommandArgs, type Command, type ParsedArgs } from '../usage.js';
 
 const HELP = `Usage: celgate serve [--policies PATH...] [OPTIONS]
 
-Runs the Kubernetes admission webhook over HTTPS: POST /validate (validating policies),
-POST /mutate (mutating policies, answered with a JSON Patch), GET /healthz, GET /readyz
-(503 until a policy set has loaded) and GET /metrics (Prometheus). Policy files are watched;
-a changed set is loaded and swapped in whole, and a set with problems is rejected (each
-problem logged as file:line:col) while the previous set keeps serving.
+Runs, over TLS, from the same policy files:
+- the Kubernetes admission webhook: POST /validate (validating policies), POST /mutate
+  (mutating policies, answered with a JSON Patch), GET /healthz, GET /readyz (503 until a
+  policy set has loaded) and GET /metrics (Prometheus);
+- Envoy's ext_authz over HTTP (every path under --authz-path-prefix is a check; 200 allows)
+  and over gRPC (envoy.service.auth.v3.Authorization/Check), deciding with the
+  AuthorizationPolicy, RequestAuthentication, PeerAuthentication and AccessPolicy resources.
+Policy files are watched; a changed set is loaded and swapped in whole, and a set with
+problems is rejected (each problem logged as file:line:col) while the previous set keeps serving.
 
 Options:
   --policies PATH     policy files or directories (repeatable; default: policies)
@@ -26,6 +33,13 @@ Options:
   --tls-key FILE      serving private key (PEM)
   --client-ca FILE    require client certificates signed by this CA
   --body-limit BYTES  largest AdmissionReview accepted (default 3145728, 3 MiB)
+  --authz-http-port N ext_authz HTTP port (default 9002; 'off' disables it)
+  --authz-grpc-port N ext_authz gRPC port (default 9001; 'off' disables it)
+  --authz-path-prefix PREFIX
+                      path prefix of HTTP checks, stripped before deciding (default: none,
+                      every path is a check; with one, GET /metrics is served beside)
+  --root-namespace NS Istio root namespace: policies there apply mesh-wide (default istio-system)
+  --fail-open         allow when a policy cannot be evaluated (default: deny with 403)
   --log-level LEVEL   trace, debug, info (default), warn, error
   -h, --help          shows this help
 
@@ -42,6 +56,11 @@ const OPTIONS = {
   'tls-key': { type: 'string' },
   'client-ca': { type: 'string' },
   'body-limit': { type: 'string' },
+  'authz-http-port': { type: 'string' },
+  'authz-grpc-port': { type: 'string' },
+  'authz-path-prefix': { type: 'string' },
+  'root-namespace': { type: 'string' },
+  'fail-open': { type: 'boolean' },
   'log-level': { type: 'string' },
 } as const;
 
@@ -89,11 +108,100 @@ const admissionFace: Face = {
   },
 };
 
+type AccessLoad = { readonly policies: AccessPolicies; readonly issues?: undefined } | { readonly policies?: undefined; readonly issues: readonly PolicyIssue[] };
+
+async function loadAccessPolicies(paths: readonly string[], rootNamespace: string): Promise<AccessLoad> {
+  const { resources, issues } = await loadResources(paths);
+  const policies = compileAccessPolicies(resources, issues, { rootNamespace });
+  return issues.length > 0 ? { issues } : { policies };
+}
+
 /**
- * The servers `celgate serve` starts, in order. The ext_authz faces (HTTP and gRPC) are added
- * here: each takes the shared TLS source and logger and returns something to close.
+ * Both ext_authz listeners decide with one access policy set, loaded from the policy paths,
+ * reloaded on change and swapped into both at once; a set with problems is logged and refused.
  */
-const FACES: readonly Face[] = [admissionFace];
+const authzFace: Face = {
+  name: 'authz',
+  async start({ args, tls, log }) {
+    const httpPort = optionalPort('--authz-http-port', args['authz-http-port'] as string | undefined, 9002);
+    const grpcPort = optionalPort('--authz-grpc-port', args['authz-grpc-port'] as string | undefined, 9001);
+    if (httpPort === undefined && grpcPort === undefined) return { describe: 'ext_authz: off', close: async () => {} };
+    const paths = (args.policies as string[] | undefined) ?? ['policies'];
+    const rootNamespace = (args['root-namespace'] as string | undefined) ?? 'istio-system';
+    const authzLog = log.child({ face: 'authz' });
+    const first = await loadAccessPolicies(paths, rootNamespace);
+    if (first.issues) {
+      for (const issue of first.issues) authzLog.error(formatIssue(issue));
+      throw new Error(`access policies did not load (${first.issues.length} problems; see the log)`);
+    }
+    const host = (args.host as string | undefined) ?? '0.0.0.0';
+    const failOpen = args['fail-open'] === true;
+    const prefix = args['authz-path-prefix'] as string | undefined;
+    const servers: AuthzServer[] = [];
+    const lines: string[] = [];
+    const stopWatchingCerts: Array<() => void> = [];
+    if (httpPort !== undefined) {
+      const server = await startAuthzHttpServer({
+        policies: first.policies,
+        host,
+        port: httpPort,
+        failOpen,
+        tls: tls.options,
+        watchTls: (s) => {
+          const stop = tls.watch(s as unknown as HttpsServer);
+          stopWatchingCerts.push(stop);
+          return stop;
+        },
+        ...(prefix !== undefined ? { pathPrefix: prefix } : {}),
+      });
+      servers.push(server);
+      lines.push(`ext_authz HTTP: https://${server.address}${prefix ?? '/'} (200 allows; the original method, path and headers are the request)`);
+    }
+    if (grpcPort !== undefined) {
+      const { cert, key, ca } = tls.options;
+      const server = await startAuthzGrpcServer({
+        policies: first.policies,
+        host,
+        port: grpcPort,
+        failOpen,
+        tls: { cert: cert as Buffer, key: key as Buffer, ...(ca !== undefined ? { ca: ca as Buffer } : {}) },
+      });
+      servers.push(server);
+      lines.push(`ext_authz gRPC: ${server.address} (envoy.service.auth.v3.Authorization/Check)`);
+    }
+    const watching = watchPaths(
+      paths,
+      () => {
+        void loadAccessPolicies(paths, rootNamespace).then((next) => {
+          if (next.issues) {
+            for (const issue of next.issues) authzLog.error(formatIssue(issue));
+            authzLog.error('access policy reload refused; the previous set keeps serving');
+            return;
+          }
+          for (const server of servers) server.setPolicies(next.policies);
+          authzLog.info('access policies reloaded');
+        });
+      },
+      (path, error) => authzLog.warn({ path, err: error }, 'cannot watch policy path; changes there need a restart'),
+    );
+    return {
+      describe: lines.join('\n'),
+      async close() {
+        watching.close();
+        for (const stop of stopWatchingCerts) stop();
+        await Promise.all(servers.map((server) => server.close()));
+      },
+    };
+  },
+};
+
+/** The servers `celgate serve` starts, in order; each takes the shared TLS source and logger. */
+const FACES: readonly Face[] = [admissionFace, authzFace];
+
+function optionalPort(flag: string, text: string | undefined, fallback: number): number | undefined {
+  if (text === 'off') return undefined;
+  return port(text, fallback, flag);
+}
 
 function positiveInteger(flag: string, text: string): number {
   const n = Number(text);
@@ -101,10 +209,10 @@ function positiveInteger(flag: string, text: string): number {
   return n;
 }
 
-function port(text: string | undefined, fallback: number): number {
+function port(text: string | undefined, fallback: number, flag = '--port'): number {
   if (text === undefined) return fallback;
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--port must be 0-65535, got '${text}'`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${flag} must be 0-65535, got '${text}'`);
   return n;
 }
 
@@ -159,7 +267,7 @@ function waitForSignal(): Promise<NodeJS.Signals> {
 
 export const serveCommand: Command = {
   name: 'serve',
-  summary: 'run the admission webhook (and later the ext_authz servers) over TLS',
+  summary: 'run the admission webhook and ext_authz servers over TLS',
   help: HELP,
   async run(args) {
     const parsed = parseCommandArgs(args, OPTIONS);

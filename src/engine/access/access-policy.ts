@@ -68,6 +68,7 @@ export function compileAccessPolicy(resource: PolicyResource, issues: PolicyIssu
 
   const roles = new Map<string, Permission[]>();
   listAt(c, spec.roles, ['spec', 'roles'], (role, path) => {
+    knownFields(c, role, path, ['name', 'permissions']);
     const name = nameOf(c, role, path, roles);
     if (name === undefined) return;
     const permissions: Permission[] = [];
@@ -81,6 +82,7 @@ export function compileAccessPolicy(resource: PolicyResource, issues: PolicyIssu
   const derivedRoles: DerivedRole[] = [];
   const derivedNames = new Map<string, unknown>();
   listAt(c, spec.derivedRoles, ['spec', 'derivedRoles'], (d, path) => {
+    knownFields(c, d, path, ['name', 'parentRoles', 'condition']);
     const name = nameOf(c, d, path, derivedNames);
     if (name === undefined) return;
     derivedNames.set(name, d);
@@ -96,6 +98,7 @@ export function compileAccessPolicy(resource: PolicyResource, issues: PolicyIssu
 
   const bindings: Binding[] = [];
   listAt(c, spec.bindings, ['spec', 'bindings'], (b, path, i) => {
+    knownFields(c, b, path, ['name', 'subjects', 'roles', 'condition', 'response']);
     const subjects = compileSubjects(c, b.subjects, [...path, 'subjects'], options.groupsClaim);
     const bindingRoles = stringList(resource, issues, b.roles, [...path, 'roles']);
     if (bindingRoles.length === 0) issueAt(resource, issues, path, 'a binding needs at least one role');
@@ -111,6 +114,7 @@ export function compileAccessPolicy(resource: PolicyResource, issues: PolicyIssu
   const rules: Rule[] = [];
   const ruleNames = new Map<string, unknown>();
   listAt(c, spec.rules, ['spec', 'rules'], (r, path) => {
+    knownFields(c, r, path, ['name', 'effect', 'condition', 'response', 'denyResponse']);
     const name = nameOf(c, r, path, ruleNames);
     if (name === undefined) return;
     ruleNames.set(name, r);
@@ -233,6 +237,12 @@ function listAt(c: Ctx, value: unknown, path: FieldPath, each: (item: Record<str
     if (!isRecord(item)) issueAt(c.resource, c.issues, [...path, i], 'expected a mapping');
     else each(item, [...path, i], i);
   });
+}
+
+function knownFields(c: Ctx, item: Record<string, unknown>, path: FieldPath, known: readonly string[]): void {
+  for (const key of Object.keys(item)) {
+    if (!known.includes(key)) issueAt(c.resource, c.issues, [...path, key], `unknown field ${key}; expected ${known.join(', ')}`);
+  }
 }
 
 function nameOf(c: Ctx, item: Record<string, unknown>, path: FieldPath, seen: ReadonlyMap<string, unknown>): string | undefined {

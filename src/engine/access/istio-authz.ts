@@ -34,6 +34,7 @@ interface IstioRule {
 }
 
 const ACTIONS: readonly AccessAction[] = ['ALLOW', 'DENY', 'AUDIT', 'CUSTOM'];
+const SPEC_FIELDS = ['selector', 'targetRef', 'targetRefs', 'action', 'provider', 'rules'];
 
 export interface IstioAuthzOptions {
   readonly rootNamespace: string;
@@ -47,6 +48,9 @@ export function compileAuthorizationPolicy(resource: PolicyResource, issues: Pol
   if (!isRecord(spec)) {
     issueAt(resource, issues, ['spec'], 'spec must be a mapping');
     return undefined;
+  }
+  for (const key of Object.keys(spec)) {
+    if (!SPEC_FIELDS.includes(key)) issueAt(resource, issues, ['spec', key], `unknown field ${key}; expected ${SPEC_FIELDS.join(', ')}`);
   }
   const scope = compileScope(resource, options.rootNamespace, issues);
   const actionValue = spec.action ?? 'ALLOW';
@@ -124,6 +128,9 @@ function compileRule(resource: PolicyResource, issues: PolicyIssue[], rule: unkn
   if (!isRecord(rule)) {
     issueAt(resource, issues, path, 'a rule must be a mapping with from, to and when');
     return undefined;
+  }
+  for (const key of Object.keys(rule)) {
+    if (key !== 'from' && key !== 'to' && key !== 'when') issueAt(resource, issues, [...path, key], `unknown field ${key}; a rule has from, to and when`);
   }
   const checks: NamedCheck[] = [];
   const from = compileClauses(resource, issues, rule.from, [...path, 'from'], 'source', compileSource);

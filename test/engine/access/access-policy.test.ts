@@ -233,6 +233,23 @@ spec:
     ]);
   });
 
+  it('unknown fields in roles, bindings and rules', () => {
+    expect(
+      issuesOf(`apiVersion: celgate.dev/v1alpha1
+kind: AccessPolicy
+metadata: {name: bad, namespace: foo}
+spec:
+  roles: [{name: r, permissions: [{}], perms: []}]
+  bindings: [{subjects: ["*"], roles: [r], when: "true"}]
+  rules: [{name: x, condition: "true", action: DENY}]
+`),
+    ).toEqual([
+      expect.stringMatching(/^policy\.yaml:5:47: unknown field perms; expected name, permissions/),
+      expect.stringMatching(/^policy\.yaml:6:50: unknown field when/),
+      expect.stringMatching(/^policy\.yaml:7:48: unknown field action/),
+    ]);
+  });
+
   it('conditions must be boolean', () => {
     expect(
       issuesOf(`apiVersion: celgate.dev/v1alpha1

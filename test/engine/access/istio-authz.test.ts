@@ -309,6 +309,30 @@ spec: {rules: [{to: [{operation: {notPaths: ["/admin*"]}}]}]}
     expect(allowed(merged, req({ path: '//admin' }))).toBe(false);
   });
 
+  // Istio normalization: DECODE_AND_MERGE_SLASHES: "/a%2fb is normalized to /a/b".
+  it('DECODE_AND_MERGE_SLASHES closes the encoded-slash bypass (CVE-2021-31920)', () => {
+    const yaml = `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: p, namespace: foo}
+spec: {action: DENY, rules: [{to: [{operation: {paths: ["/admin/*"]}}]}]}
+`;
+    expect(allowed(compile(yaml), req({ path: '/admin%2Fsecret' }))).toBe(true);
+    expect(allowed(compile(yaml, { pathNormalization: 'DECODE_AND_MERGE_SLASHES' }), req({ path: '/admin%2Fsecret' }))).toBe(false);
+  });
+
+  it('xffNumTrustedHops picks the trusted X-Forwarded-For entry for remoteIpBlocks', () => {
+    const yaml = `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: p, namespace: foo}
+spec: {rules: [{from: [{source: {remoteIpBlocks: ["203.0.113.7"]}}]}]}
+`;
+    const headers = { 'x-forwarded-for': '203.0.113.7, 10.0.0.2' };
+    expect(allowed(compile(yaml), req({ headers }))).toBe(false);
+    expect(allowed(compile(yaml, { xffNumTrustedHops: 1 }), req({ headers }))).toBe(true);
+  });
+
   it('a request with %00 in the path is rejected with 400', () => {
     const d = decide(policy('{paths: ["*"]}'), req({ path: '/a%00b' }));
     expect(d).toMatchObject({ allowed: false, status: 400 });
@@ -389,6 +413,8 @@ ${rules}`;
 kind: AuthorizationPolicy
 metadata: {name: bad, namespace: foo}
 spec: ${spec}`;
+    expect(issuesOf(doc('{actions: DENY}'))).toEqual([expect.stringMatching(/unknown field actions; expected selector/)]);
+    expect(issuesOf(doc('{rules: [{form: []}]}'))).toEqual([expect.stringMatching(/unknown field form; a rule has from, to and when/)]);
     expect(issuesOf(doc('{action: PERMIT}'))).toEqual([expect.stringMatching(/unknown action "PERMIT"/)]);
     expect(issuesOf(doc('{action: CUSTOM}'))).toEqual([expect.stringMatching(/CUSTOM action without `provider`/)]);
     expect(issuesOf(doc('{action: DENY, provider: {name: x}}'))).toEqual([expect.stringMatching(/`provider` must only be set with the CUSTOM action/)]);
