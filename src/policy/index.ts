@@ -13,3 +13,4 @@ export {
   type CompiledExpression,
 } from './expressions.js';
 export { watchPaths, type Watching } from './watch.js';
+export { closestName } from './names.js';

@@ -3,6 +3,8 @@
  * (preferred first), and the hints given for an apiVersion or kind that is not known.
  */
 
+import { closestName } from './names.js';
+
 /** `data`: objects policies read (param ConfigMaps, Namespaces with their labels), not policies. */
 export type Face = 'admission' | 'authz' | 'proxy' | 'test' | 'data';
 
@@ -101,29 +103,4 @@ function groupFromTokens(apiVersion: string): string | undefined {
     return tokens.every((t) => parts.includes(t));
   });
   return candidates.length === 1 ? candidates[0] : undefined;
-}
-
-function closestName(name: string, options: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Math.max(3, Math.floor(name.length / 4)) + 1;
-  for (const option of options) {
-    const d = editDistance(name.toLowerCase(), option.toLowerCase());
-    if (d < bestDistance) {
-      best = option;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
 }
