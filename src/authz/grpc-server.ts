@@ -33,6 +33,8 @@ export interface AuthzGrpcTlsOptions {
 
 export interface AuthzGrpcServerOptions extends AuthzServerCommonOptions {
   readonly tls?: AuthzGrpcTlsOptions;
+  /** Credentials built by the caller (e.g. ReloadableServerCredentials, to follow rotation); wins over `tls`. */
+  readonly credentials?: grpc.ServerCredentials;
   /** Largest CheckRequest accepted (Envoy's request body is inside it). Default 4 MiB. */
   readonly maxMessageBytes?: number;
 }
@@ -91,13 +93,13 @@ export async function startAuthzGrpcServer(options: AuthzGrpcServerOptions): Pro
   };
   server.addService(authorizationService(), { Check: check });
 
-  const credentials = options.tls
+  const credentials = options.credentials ?? (options.tls
     ? grpc.ServerCredentials.createSsl(
         options.tls.ca ? Buffer.from(options.tls.ca) : null,
         [{ cert_chain: Buffer.from(options.tls.cert), private_key: Buffer.from(options.tls.key) }],
         options.tls.ca !== undefined,
       )
-    : grpc.ServerCredentials.createInsecure();
+    : grpc.ServerCredentials.createInsecure());
   const host = options.host ?? '127.0.0.1';
   const target = `${host.includes(':') ? `[${host}]` : host}:${options.port ?? 0}`;
   const port = await new Promise<number>((resolve, reject) =>

@@ -1,14 +1,13 @@
 /** `celgate serve`: run celgate's servers (the admission webhook and the ext_authz faces) over TLS. */
 import { isIP } from 'node:net';
-import tlsDefaults from 'node:tls';
 import type { Server as HttpsServer, ServerOptions as HttpsOptions } from 'node:https';
 import { hostname } from 'node:os';
 import { pino, type Logger } from 'pino';
 import { createAdmissionServer } from '../../admission/index.js';
-import { startAuthzGrpcServer, startAuthzHttpServer, type AuthzServer } from '../../authz/index.js';
+import { ReloadableServerCredentials, startAuthzGrpcServer, startAuthzHttpServer, type AuthzServer, type GrpcTlsSettings } from '../../authz/index.js';
 import { compileAccessPolicies, type AccessPolicies } from '../../engine/access/index.js';
 import { formatIssue, loadResources, watchPaths, type PolicyIssue } from '../../policy/index.js';
-import { CIPHERS, CertificateFileError, checkDnsName, createTlsContextSource, ensureServingCertificates } from '../../pki/index.js';
+import { CertificateFileError, checkDnsName, createTlsContextSource, ensureServingCertificates } from '../../pki/index.js';
 import { EXIT_OK, EXIT_USAGE, UsageError, parseCommandArgs, type Command, type ParsedArgs } from '../usage.js';
 
 const HELP = `Usage: celgate serve [--policies PATH...] [OPTIONS]
@@ -159,10 +158,10 @@ const authzFace: Face = {
       lines.push(`ext_authz HTTP: https://${server.address}${prefix ?? '/'} (200 allows; the original method, path and headers are the request)`);
     }
     if (grpcPort !== undefined) {
-      // grpc-js takes the certificate once: a rotated certificate reaches this listener on restart.
-      const { cert, key, ca } = tls.options;
-      const grpcTls = { cert: cert as string | Buffer, key: key as string | Buffer, ...(ca !== undefined ? { ca: ca as string | Buffer } : {}) };
-      const server = await startAuthzGrpcServer({ policies: first.policies, host, port: grpcPort, failOpen, tls: grpcTls });
+      // The same TLS settings as the HTTPS listeners, following the same rotation.
+      const credentials = new ReloadableServerCredentials(tls.options as GrpcTlsSettings);
+      stopWatchingCerts.push(tls.watch(credentials as unknown as HttpsServer));
+      const server = await startAuthzGrpcServer({ policies: first.policies, host, port: grpcPort, failOpen, credentials });
       servers.push(server);
       lines.push(`ext_authz gRPC: ${server.address} (envoy.service.auth.v3.Authorization/Check)`);
     }
@@ -275,9 +274,6 @@ export const serveCommand: Command = {
     if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
     const level = (parsed.values['log-level'] as string | undefined) ?? 'info';
     if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) throw new UsageError(`--log-level: unknown level '${level}'`);
-    // grpc-js builds its TLS contexts from Node's defaults: make those the modern suites too.
-    tlsDefaults.DEFAULT_CIPHERS = CIPHERS;
-    tlsDefaults.DEFAULT_MIN_VERSION = 'TLSv1.2';
     // Logs go to stderr as JSON lines; stdout carries only the listening addresses.
     const log = pino({ name: 'celgate', level }, pino.destination(2));
 
