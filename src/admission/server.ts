@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { admit } from '../engine/admission/index.js';
-import type { AdmissionPhase } from '../engine/admission/types.js';
+import type { AdmissionDecision, AdmissionPhase, AdmissionRequest } from '../engine/admission/types.js';
 import { formatIssue, type PolicyIssue } from '../policy/index.js';
 import { AdmissionMetrics } from './metrics.js';
 import { loadPolicySet, type AdmissionPolicySet, type PolicySources } from './policy-set.js';
@@ -31,6 +31,8 @@ export interface AdmissionServerOptions {
   /** How long a request may take to arrive in full, in ms (default 10 s, the webhook timeout's default). */
   readonly requestTimeoutMs?: number;
   readonly logger?: Logger;
+  /** Called once per decided review (the decision log `celgate replay` reads). */
+  readonly onDecision?: (request: AdmissionRequest, decision: AdmissionDecision, phase: AdmissionPhase) => void;
 }
 
 export type ReloadResult = { readonly ok: true; readonly set: AdmissionPolicySet } | { readonly ok: false; readonly issues: readonly PolicyIssue[] };
@@ -204,6 +206,7 @@ export class AdmissionServer {
         }
         const body = responseFor(review, decision, endpoint.patch);
         this.metrics.decided(decision, endpoint.path, (performance.now() - started) / 1000);
+        this.#options.onDecision?.(review.request, decision, endpoint.phase);
         return reply.send(body);
       });
     }

@@ -59,8 +59,10 @@ function openssl(args: string[]): Promise<void> {
 
 describe('celgate serve', () => {
   it('generates certificates into --certs, serves the webhook over them, and stops on SIGTERM', async () => {
-    const certs = join(await mkdtemp(join(tmpdir(), 'celgate-serve-')), 'certs');
-    const started = await serve(['--policies', join(FIXTURES, 'policies'), '--params', join(FIXTURES, 'data'), '--port', '0', '--host', '127.0.0.1', '--certs', certs, '--authz-http-port', '0', '--authz-grpc-port', '0']);
+    const work = await mkdtemp(join(tmpdir(), 'celgate-serve-'));
+    const certs = join(work, 'certs');
+    const decisionLog = join(work, 'decisions.jsonl');
+    const started = await serve(['--policies', join(FIXTURES, 'policies'), '--params', join(FIXTURES, 'data'), '--port', '0', '--host', '127.0.0.1', '--certs', certs, '--authz-http-port', '0', '--authz-grpc-port', '0', '--log-decisions', decisionLog]);
     const client = new Agent({ connect: { ca: await readFile(join(certs, 'ca.crt')) } });
     try {
       expect(started.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
@@ -87,6 +89,13 @@ describe('celgate serve', () => {
     }
     expect(await started.exited).toBe(0);
     expect(started.stderr()).toMatch(/shutting down/);
+    // --log-decisions wrote both decisions in the shape `celgate replay` reads; replayed under
+    // the same policies, nothing changes.
+    const lines = (await readFile(decisionLog, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { type?: string; id?: string });
+    expect(lines.some((line) => line.type === 'admission')).toBe(true);
+    expect(lines.some((line) => line.id === 'serve-test-1')).toBe(true);
+    const replay = await run(['replay', '--log', decisionLog, '--policies', join(FIXTURES, 'policies'), '--cluster', join(FIXTURES, 'data', 'params.yaml')]);
+    expect(replay).toMatchObject({ code: 0 });
   }, 60_000);
 
   it('uses --tls-cert/--tls-key as given (an openssl self-signed certificate)', async () => {

@@ -2,11 +2,12 @@
 import { isIP } from 'node:net';
 import type { Server as HttpsServer, ServerOptions as HttpsOptions } from 'node:https';
 import { hostname } from 'node:os';
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import { createAdmissionServer } from '../../admission/index.js';
 import { ReloadableServerCredentials, startAuthzGrpcServer, startAuthzHttpServer, type AuthzServer, type GrpcTlsSettings } from '../../authz/index.js';
 import { compileAccessPolicies, type AccessPolicies } from '../../engine/access/index.js';
 import { formatIssue, loadResources, watchPaths, type PolicyIssue } from '../../policy/index.js';
+import { admissionLogLine } from '../../testing/index.js';
 import { CertificateFileError, checkDnsName, createTlsContextSource, ensureServingCertificates } from '../../pki/index.js';
 import { EXIT_OK, EXIT_USAGE, UsageError, parseCommandArgs, type Command, type ParsedArgs } from '../usage.js';
 
@@ -40,6 +41,9 @@ Options:
                       every path is a check; with one, GET /metrics is served beside)
   --root-namespace NS Istio root namespace: policies there apply mesh-wide (default istio-system)
   --fail-open         allow when a policy cannot be evaluated (default: deny with 403)
+  --log-decisions FILE
+                      append every decision (admission and access) to FILE as JSON lines,
+                      the log 'celgate replay' reads (default: access decisions on stdout)
   --log-level LEVEL   trace, debug, info (default), warn, error
   -h, --help          shows this help
 
@@ -61,6 +65,7 @@ const OPTIONS = {
   'authz-path-prefix': { type: 'string' },
   'root-namespace': { type: 'string' },
   'fail-open': { type: 'boolean' },
+  'log-decisions': { type: 'string' },
   'log-level': { type: 'string' },
 } as const;
 
@@ -69,6 +74,8 @@ interface FaceContext {
   readonly args: ParsedArgs['values'];
   readonly tls: TlsSource;
   readonly log: Logger;
+  /** Where decisions are logged for `celgate replay` (--log-decisions), when asked for. */
+  readonly decisions?: DestinationStream;
 }
 
 interface RunningFace {
@@ -85,8 +92,9 @@ interface Face {
 
 const admissionFace: Face = {
   name: 'admission',
-  async start({ args, tls, log }) {
+  async start({ args, tls, log, decisions }) {
     const server = await createAdmissionServer({
+      ...(decisions ? { onDecision: (request, decision, phase) => decisions.write(`${JSON.stringify(admissionLogLine(request, decision, phase))}\n`) } : {}),
       tls: tls.options,
       sources: {
         policyPaths: (args.policies as string[] | undefined) ?? ['policies'],
@@ -122,7 +130,7 @@ async function loadAccessPolicies(paths: readonly string[], rootNamespace: strin
  */
 const authzFace: Face = {
   name: 'authz',
-  async start({ args, tls, log }) {
+  async start({ args, tls, log, decisions }) {
     const httpPort = optionalPort('--authz-http-port', args['authz-http-port'] as string | undefined, 9002);
     const grpcPort = optionalPort('--authz-grpc-port', args['authz-grpc-port'] as string | undefined, 9001);
     if (httpPort === undefined && grpcPort === undefined) return { describe: 'ext_authz: off', close: async () => {} };
@@ -146,6 +154,7 @@ const authzFace: Face = {
         host,
         port: httpPort,
         failOpen,
+        ...(decisions ? { decisionLog: { destination: decisions } } : {}),
         tls: tls.options,
         watchTls: (s) => {
           const stop = tls.watch(s as unknown as HttpsServer);
@@ -161,7 +170,14 @@ const authzFace: Face = {
       // The same TLS settings as the HTTPS listeners, following the same rotation.
       const credentials = new ReloadableServerCredentials(tls.options as GrpcTlsSettings);
       stopWatchingCerts.push(tls.watch(credentials as unknown as HttpsServer));
-      const server = await startAuthzGrpcServer({ policies: first.policies, host, port: grpcPort, failOpen, credentials });
+      const server = await startAuthzGrpcServer({
+        policies: first.policies,
+        host,
+        port: grpcPort,
+        failOpen,
+        credentials,
+        ...(decisions ? { decisionLog: { destination: decisions } } : {}),
+      });
       servers.push(server);
       lines.push(`ext_authz gRPC: ${server.address} (envoy.service.auth.v3.Authorization/Check)`);
     }
@@ -286,11 +302,13 @@ export const serveCommand: Command = {
       console.error(`celgate serve: TLS setup failed: ${(error as Error).message}`);
       return EXIT_USAGE;
     }
+    const logFile = parsed.values['log-decisions'] as string | undefined;
+    const decisions = logFile === undefined ? undefined : pino.destination({ dest: logFile, append: true, mkdir: true, sync: false });
     const signal = waitForSignal();
     const running: RunningFace[] = [];
     try {
       for (const face of FACES) {
-        const started = await face.start({ args: parsed.values, tls, log });
+        const started = await face.start({ args: parsed.values, tls, log, ...(decisions ? { decisions } : {}) });
         running.push(started);
         console.log(started.describe);
       }
@@ -304,6 +322,7 @@ export const serveCommand: Command = {
     const received = await signal;
     log.info({ signal: received }, 'shutting down');
     for (const face of running.reverse()) await face.close();
+    decisions?.flushSync();
     return EXIT_OK;
   },
 };
