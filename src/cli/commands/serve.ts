@@ -293,6 +293,11 @@ export const serveCommand: Command = {
     // Logs go to stderr as JSON lines; stdout carries only the listening addresses.
     const log = pino({ name: 'celgate', level }, pino.destination(2));
 
+    // Every flag is checked before anything is written (certificates) or bound.
+    port(parsed.values.port as string | undefined, 8443);
+    optionalPort('--authz-http-port', parsed.values['authz-http-port'] as string | undefined, 9002);
+    optionalPort('--authz-grpc-port', parsed.values['authz-grpc-port'] as string | undefined, 9001);
+    if (parsed.values['body-limit'] !== undefined) positiveInteger('--body-limit', parsed.values['body-limit'] as string);
     let tls: TlsSource;
     try {
       tls = await tlsSource(parsed.values, log);
