@@ -9,9 +9,9 @@ export const EXIT_USAGE = 2;
 
 export class UsageError extends Error {}
 
+/** A subcommand; its one-line summary lives in main.ts's index, which loads it only when chosen. */
 export interface Command {
   readonly name: string;
-  readonly summary: string;
   readonly help: string;
   run(args: string[]): Promise<number>;
 }

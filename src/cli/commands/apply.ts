@@ -58,7 +58,6 @@ interface Input {
 
 export const applyCommand: Command = {
   name: 'apply',
-  summary: 'evaluate manifests against admission policies offline, as kube-apiserver would',
   help: HELP,
   async run(args) {
     const { values, positionals } = parseCommandArgs(args, {

@@ -52,7 +52,6 @@ const DAY = 86_400_000;
 
 export const certsCommand: Command = {
   name: 'certs',
-  summary: 'create a CA and issue webhook, workload and client certificates',
   help: HELP,
   async run(args) {
     const [sub, ...rest] = args;

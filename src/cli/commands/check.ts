@@ -31,7 +31,6 @@ Exit codes: 0 every request allowed, 1 any denied, 2 usage or load errors.`;
 
 export const checkCommand: Command = {
   name: 'check',
-  summary: 'decide access requests offline against AccessPolicy and Istio policies',
   help: HELP,
   async run(args) {
     const { values, positionals } = parseCommandArgs(args, {

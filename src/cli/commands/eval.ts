@@ -23,7 +23,6 @@ Exit codes: 0 evaluated, 1 compile or evaluation error, 2 usage error.`;
 
 export const evalCommand: Command = {
   name: 'eval',
-  summary: 'evaluate a CEL expression and print the result with its type',
   help: HELP,
   async run(args) {
     const { values, positionals } = parseCommandArgs(args, {

@@ -17,7 +17,6 @@ Exit codes: 0 no problems, 1 problems found, 2 usage error.`;
 
 export const lintCommand: Command = {
   name: 'lint',
-  summary: 'load and compile policies, reporting every problem with file:line:col',
   help: HELP,
   async run(args) {
     const { values, positionals } = parseCommandArgs(args, {});

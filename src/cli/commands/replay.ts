@@ -27,7 +27,6 @@ policy did not load, or usage error.`;
 
 export const replayCommand: Command = {
   name: 'replay',
-  summary: 're-decide a decision log with new policies and list what changes',
   help: HELP,
   async run(args) {
     const { values, positionals } = parseCommandArgs(args, {

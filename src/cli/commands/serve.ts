@@ -279,7 +279,6 @@ function waitForSignal(): Promise<NodeJS.Signals> {
 
 export const serveCommand: Command = {
   name: 'serve',
-  summary: 'run the admission webhook and ext_authz servers over TLS',
   help: HELP,
   async run(args) {
     const parsed = parseCommandArgs(args, OPTIONS);

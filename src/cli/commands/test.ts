@@ -42,7 +42,6 @@ interface TestOptions {
 
 export const testCommand: Command = {
   name: 'test',
-  summary: 'run PolicyTest suites (the policy test runner for CI)',
   help: HELP,
   async run(args) {
     const { values, positionals } = parseCommandArgs(args, {
