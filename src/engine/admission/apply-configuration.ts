@@ -97,3 +97,19 @@ export function deepEqual(a: Json, b: Json): boolean {
   }
   return false;
 }
+
+/**
+ * A deep copy of JSON data (what a JSON Patch may modify in place). Much cheaper than
+ * structuredClone for the small objects admission sees; a `__proto__` key stays data.
+ */
+export function cloneJson(value: Json): Json {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map(cloneJson);
+  const out: JsonObject = {};
+  for (const key of Object.keys(value)) {
+    const item = cloneJson((value as JsonObject)[key]);
+    if (key === '__proto__') Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true });
+    else out[key] = item;
+  }
+  return out;
+}

@@ -3,7 +3,8 @@
  * validating dispatcher does: match policy then binding, collect params, validate, and
  * turn each failed validation into the binding's validationActions (Deny, Warn, Audit).
  */
-import { requestValue, type RequestContext } from './activation.js';
+import type { RequestContext } from './activation.js';
+import { candidatesFor } from './candidates.js';
 import { matchRequest, requestNamespace } from './match.js';
 import { configErrorMessage, warningMessage } from './messages.js';
 import { collectParams } from './params.js';
@@ -46,7 +47,11 @@ export function runValidatingPolicies(
 ): void {
   const { request, cluster } = context;
   const record = (policy: string, binding: string, result: EvaluationResult, message?: string, source?: string): void => {
-    outcome.evaluations.push({ policy, binding, kind: KIND, result, ...(message !== undefined ? { message } : {}), ...(source ? { source } : {}) });
+    const evaluation: { -readonly [K in keyof PolicyEvaluation]: PolicyEvaluation[K] } = { policy, binding, kind: KIND, result };
+    // Absent rather than undefined, as before; assigned rather than spread (this runs per policy).
+    if (message !== undefined) evaluation.message = message;
+    if (source) evaluation.source = source;
+    outcome.evaluations.push(evaluation);
   };
   const configError = (policy: ValidatingPolicy, binding: Binding | undefined, error: string): void => {
     const message = configErrorMessage(error, binding !== undefined);
@@ -54,7 +59,7 @@ export function runValidatingPolicies(
     if (policy.failurePolicy === 'Fail') outcome.denials.push({ policy: policy.name, ...(binding ? { binding: binding.name } : {}), message, reason: '' });
   };
 
-  for (const policy of policies) {
+  for (const policy of candidatesFor(policies, request)) {
     if (policy.bindings.length === 0) continue;
     const match = matchRequest(policy.match, request, cluster);
     if (match.error !== undefined) {
@@ -62,7 +67,7 @@ export function runValidatingPolicies(
       continue;
     }
     if (!match.matches) continue;
-    const requestCel = requestValue(request, match.kind, match.resource);
+    const requestCel = context.requestValue(match.kind, match.resource);
     const annotationValues = new Map<string, Set<string>>();
 
     for (const binding of policy.bindings) {
@@ -80,7 +85,7 @@ export function runValidatingPolicies(
       if (params.params.length === 0) record(policy.name, binding.name, 'skip', 'no params found for the binding (parameterNotFoundAction Allow)');
 
       for (const param of params.params) {
-        const result = validatePolicy(context, policy, binding.name, { ...objects, request: requestCel, params: param });
+        const result = validatePolicy(context, policy, binding.name, { object: objects.object, oldObject: objects.oldObject, request: requestCel, params: param });
         if (!result.matched) {
           record(policy.name, binding.name, 'skip');
           continue;

@@ -4,7 +4,7 @@
  * `admit` each request against the immutable result.
  */
 import { fromJson } from '../../cel/index.js';
-import { requestContext, withRequest } from './activation.js';
+import { requestContext } from './activation.js';
 import { REASON_CODES } from './compile.js';
 import { runValidatingPolicies, type ValidatingOutcome } from './dispatch-validating.js';
 import { MAX_AUDIT_ANNOTATION_VALUE_LENGTH, VALIDATION_FAILURE_ANNOTATION, deniedMessage, forbiddenMessage, goJson } from './messages.js';
@@ -52,7 +52,7 @@ export function admit(policies: AdmissionPolicies, request: AdmissionRequest, op
 
   const outcome: ValidatingOutcome = { denials: [], warnings: [], auditFailures: [], annotations: new Map(), evaluations };
   if (options.phase !== 'mutate' && policies.validating.length > 0) {
-    const validatingContext = current === request ? context : withRequest(context, current);
+    const validatingContext = context.forValidation(current);
     const objects = { object: fromJson(current.object ?? null), oldObject: fromJson(current.oldObject ?? null) };
     runValidatingPolicies(policies.validating, validatingContext, objects, outcome);
   }

@@ -7,8 +7,9 @@
  */
 import jsonpatch from 'fast-json-patch';
 import { CostMeter, PER_EVALUATION_COST_BUDGET, celTypeName, fromJson, toJson } from '../../cel/index.js';
-import { Evaluation, requestValue, type RequestContext } from './activation.js';
-import { applyConfiguration, deepEqual } from './apply-configuration.js';
+import { Evaluation, type RequestContext } from './activation.js';
+import { applyConfiguration, cloneJson, deepEqual } from './apply-configuration.js';
+import { candidatesFor } from './candidates.js';
 import { matchRequest, requestNamespace } from './match.js';
 import { configErrorMessage } from './messages.js';
 import { collectParams } from './params.js';
@@ -46,6 +47,13 @@ export function runMutatingPolicies(policies: readonly MutatingPolicy[], context
   if (typeof context.request.object !== 'object' || context.request.object === null) return {};
   const original = toJson(fromJson(context.request.object));
   let object = original;
+  // CEL forms, converted once: oldObject never changes, object only when a mutation changes it.
+  const celOld = fromJson(context.request.oldObject ?? null);
+  let converted = { json: original, cel: fromJson(original) };
+  const celObjects = (json: unknown): CelObjects => {
+    if (converted.json !== json) converted = { json, cel: fromJson(json) };
+    return { object: converted.cel, oldObject: celOld };
+  };
   const allErrors: PolicyError[] = [];
   const record = (policy: string, binding: string, result: PolicyEvaluation['result'], message?: string, source?: string): void => {
     evaluations.push({ policy, binding, kind: KIND, result, ...(message !== undefined ? { message } : {}), ...(source ? { source } : {}) });
@@ -56,7 +64,7 @@ export function runMutatingPolicies(policies: readonly MutatingPolicy[], context
     const out: Invocation[] = [];
     // Configuration errors are reported once, from the first round.
     const errors = round === 1 ? allErrors : [];
-    for (const policy of policies) {
+    for (const policy of candidatesFor(policies, request)) {
       if (policy.bindings.length === 0) continue;
       const match = matchRequest(policy.match, request, context.cluster);
       if (match.error !== undefined) {
@@ -64,7 +72,7 @@ export function runMutatingPolicies(policies: readonly MutatingPolicy[], context
         continue;
       }
       if (!match.matches) continue;
-      const requestCel = requestValue(request, match.kind, match.resource);
+      const requestCel = context.requestValue(match.kind, match.resource);
       for (const binding of policy.bindings) {
         const bound = matchRequest(binding.match, request, context.cluster);
         if (bound.error !== undefined) {
@@ -93,7 +101,7 @@ export function runMutatingPolicies(policies: readonly MutatingPolicy[], context
       invocation.policy.mutations.forEach((mutation, index) => {
         const key = `${invocation.key}\u0000${index}`;
         if (round === 2 && !reinvoke.has(key)) return;
-        const result = mutateOnce(context, invocation, mutation, object);
+        const result = mutateOnce(context, invocation, mutation, object, celObjects(object));
         if ('error' in result) {
           allErrors.push({ policy: invocation.policy, binding: invocation.binding, message: result.error, reason: 'Invalid' });
           record(invocation.policy.name, invocation.binding.name, 'error', result.error, result.source);
@@ -131,14 +139,19 @@ export function runMutatingPolicies(policies: readonly MutatingPolicy[], context
 
 type MutationResult = { readonly object: unknown; readonly source: string } | { readonly skip: true; readonly source: string } | { readonly error: string; readonly source: string };
 
-function mutateOnce(context: RequestContext, invocation: Invocation, mutation: Mutation, object: unknown): MutationResult {
+interface CelObjects {
+  readonly object: unknown;
+  readonly oldObject: unknown;
+}
+
+function mutateOnce(context: RequestContext, invocation: Invocation, mutation: Mutation, object: unknown, cel: CelObjects): MutationResult {
   const { policy, binding } = invocation;
   const source = `${mutation.expression.file}:${mutation.expression.line}`;
   const evaluation = new Evaluation(
     context,
     new CostMeter(PER_EVALUATION_COST_BUDGET),
     { policy: policy.name, binding: binding.name },
-    { object: fromJson(object), oldObject: fromJson(context.request.oldObject ?? null), request: invocation.request, params: invocation.param },
+    { object: cel.object, oldObject: cel.oldObject, request: invocation.request, params: invocation.param },
     policy.variables,
   );
   const matched = evaluateMatchConditions(evaluation, policy.matchConditions);
@@ -174,7 +187,7 @@ function applyJsonPatch(object: unknown, value: unknown): { object: unknown } | 
     operations.push(op as unknown as jsonpatch.Operation);
   }
   try {
-    const result = jsonpatch.applyPatch(structuredClone(object), operations, true, true);
+    const result = jsonpatch.applyPatch(cloneJson(object), operations, true, true);
     return { object: result.newDocument };
   } catch (error) {
     // A failed `test` operation leaves the object as it was: patches can be conditional.
