@@ -8,7 +8,7 @@ import { ReloadableServerCredentials, startAuthzGrpcServer, startAuthzHttpServer
 import { compileAccessPolicies, type AccessPolicies } from '../../engine/access/index.js';
 import { formatIssue, loadResources, watchPaths, type PolicyIssue } from '../../policy/index.js';
 import { admissionLogLine } from '../../testing/index.js';
-import { CertificateFileError, checkDnsName, createTlsContextSource, ensureServingCertificates } from '../../pki/index.js';
+import { CertificateFileError, checkDnsName, createTlsContextSource, ensureServingCertificates, reportTlsClientErrors } from '../../pki/index.js';
 import { EXIT_OK, EXIT_USAGE, UsageError, parseCommandArgs, type Command, type ParsedArgs } from '../usage.js';
 
 const HELP = `Usage: celgate serve [--policies PATH...] [OPTIONS]
@@ -106,6 +106,8 @@ const admissionFace: Face = {
     });
     const url = await server.listen(port(args.port as string | undefined, 8443), (args.host as string | undefined) ?? '0.0.0.0');
     const stopWatchingCerts = tls.watch(server.server);
+    const faceLog = log.child({ face: 'admission' });
+    reportTlsClientErrors(server.server, (message) => faceLog.warn(message));
     return {
       describe: `admission webhook: ${url} (POST /validate, POST /mutate, GET /healthz /readyz /metrics)`,
       async close() {
@@ -157,6 +159,7 @@ const authzFace: Face = {
         ...(decisions ? { decisionLog: { destination: decisions } } : {}),
         tls: tls.options,
         watchTls: (s) => {
+          reportTlsClientErrors(s, (message) => authzLog.warn(message));
           const stop = tls.watch(s as unknown as HttpsServer);
           stopWatchingCerts.push(stop);
           return stop;
