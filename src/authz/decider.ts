@@ -6,8 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { decideAccess, type AccessPolicies } from '../engine/access/index.js';
 import type { AccessDecision, AccessRequest } from '../engine/access/types.js';
-import { decidingRule, type DecisionLog } from '../telemetry/decision-log.js';
-import type { AuthzMetrics } from '../telemetry/authz-metrics.js';
+import { createDecisionLog, decidingRule, type DecisionLog } from '../telemetry/decision-log.js';
+import { createAuthzMetrics, type AuthzMetrics } from '../telemetry/authz-metrics.js';
+import type { AuthzServerCommonOptions } from './http-server.js';
 
 export interface DeciderOptions {
   readonly policies: AccessPolicies;
@@ -21,6 +22,20 @@ export interface DeciderOptions {
 }
 
 export const DEFAULT_DECISION_TIMEOUT_MS = 2000;
+
+/** What every ext_authz listener builds from its options: its metrics, the decision log and the decider. */
+export function deciderFor(face: 'http' | 'grpc', options: AuthzServerCommonOptions): { decider: AuthzDecider; metrics: AuthzMetrics; decisionLog: DecisionLog | undefined } {
+  const metrics = createAuthzMetrics(face);
+  const decisionLog = options.decisionLog === false ? undefined : createDecisionLog(options.decisionLog);
+  const decider = new AuthzDecider({
+    policies: options.policies,
+    failOpen: options.failOpen,
+    decisionTimeoutMs: options.decisionTimeoutMs,
+    decisionLog,
+    metrics,
+  });
+  return { decider, metrics, decisionLog };
+}
 
 export class AuthzDecider {
   #policies: AccessPolicies;

@@ -2,9 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { createDecisionLog } from '../telemetry/decision-log.js';
-import { createAuthzMetrics } from '../telemetry/authz-metrics.js';
-import { AuthzDecider, newDecisionId } from './decider.js';
+import { deciderFor, newDecisionId } from './decider.js';
 import { DECISION_ID_HEADER, type AuthzServer, type AuthzServerCommonOptions } from './http-server.js';
 import {
   accessRequestFromCheck,
@@ -59,15 +57,7 @@ export function authorizationService(): grpc.ServiceDefinition {
 }
 
 export async function startAuthzGrpcServer(options: AuthzGrpcServerOptions): Promise<AuthzServer> {
-  const metrics = createAuthzMetrics('grpc');
-  const decisionLog = options.decisionLog === false ? undefined : createDecisionLog(options.decisionLog);
-  const decider = new AuthzDecider({
-    policies: options.policies,
-    failOpen: options.failOpen,
-    decisionTimeoutMs: options.decisionTimeoutMs,
-    decisionLog,
-    metrics,
-  });
+  const { decider, metrics, decisionLog } = deciderFor('grpc', options);
   const maxMessage = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const server = new grpc.Server({
     'grpc.max_receive_message_length': maxMessage,

@@ -9,9 +9,9 @@ import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AccessPolicies } from '../engine/access/index.js';
 import type { AccessRequest, Destination, Peer } from '../engine/access/types.js';
-import { createDecisionLog, type DecisionLogOptions } from '../telemetry/decision-log.js';
-import { createAuthzMetrics, type AuthzMetrics } from '../telemetry/authz-metrics.js';
-import { AuthzDecider, denialStatus, newDecisionId } from './decider.js';
+import type { DecisionLogOptions } from '../telemetry/decision-log.js';
+import type { AuthzMetrics } from '../telemetry/authz-metrics.js';
+import { deciderFor, denialStatus, newDecisionId } from './decider.js';
 import { validHeaderNames, validHeaders } from './headers.js';
 import { namespaceOfPrincipal, parseForwardedClientCert, peerIdentity } from './peer.js';
 
@@ -75,15 +75,7 @@ export interface AuthzServer {
 }
 
 export async function startAuthzHttpServer(options: AuthzHttpServerOptions): Promise<AuthzServer> {
-  const metrics = createAuthzMetrics('http');
-  const decisionLog = options.decisionLog === false ? undefined : createDecisionLog(options.decisionLog);
-  const decider = new AuthzDecider({
-    policies: options.policies,
-    failOpen: options.failOpen,
-    decisionTimeoutMs: options.decisionTimeoutMs,
-    decisionLog,
-    metrics,
-  });
+  const { decider, metrics, decisionLog } = deciderFor('http', options);
   const prefix = normalisePrefix(options.pathPrefix ?? '');
   const trustXfcc = options.trustForwardedClientCert ?? false;
   const secure = options.tls !== undefined;
