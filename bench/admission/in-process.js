@@ -11,42 +11,12 @@ import { admit, clusterStateFrom, compileAdmissionPolicies } from '../../dist/en
 import { requestForObject } from '../../dist/engine/admission/request.js';
 import { loadResources } from '../../dist/policy/index.js';
 import { loadClusterObjects } from '../../dist/admission/index.js';
+import { objects } from './workload.js';
 
 const { values } = parseArgs({ options: { iterations: { type: 'string', default: '100000' }, phase: { type: 'string', default: 'mix' } } });
 const ITERATIONS = Number(values.iterations);
 
-// ---- the workload (the same objects as bench/admission/index.js) ----
-const container = (name, image, securityContext) => ({
-  name,
-  image,
-  resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
-  ...(securityContext ? { securityContext } : {}),
-});
-const restricted = { allowPrivilegeEscalation: false, runAsNonRoot: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } };
-const labels = { app: 'web', team: 'shop', 'app.kubernetes.io/name': 'web' };
-const podSpec = (containers, extra = {}) => ({ containers, securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } }, ...extra });
-const pods = [
-  { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-1', namespace: 'shop', labels }, spec: podSpec([container('web', 'registry.example.com/shop/web:1.4.2', restricted)]) },
-  {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'web-2', namespace: 'shop', labels },
-    spec: podSpec([container('web', 'registry.example.com/shop/web:1.4.2', restricted), container('sidecar', 'registry.example.com/mesh/proxy:2.0.1', restricted)]),
-  },
-  { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'debug', namespace: 'default' }, spec: { hostNetwork: true, containers: [container('sh', 'busybox:latest', { privileged: true })] } },
-];
-const deployment = (name, replicas, spec) => ({
-  apiVersion: 'apps/v1',
-  kind: 'Deployment',
-  metadata: { name, namespace: 'shop', labels },
-  spec: { replicas, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { ...labels, app: name } }, spec } },
-});
-const deployments = [
-  deployment('api', 3, podSpec([container('api', 'registry.example.com/shop/api:2.1.0', restricted)])),
-  deployment('worker', 2, podSpec([container('worker', 'registry.example.com/shop/worker:0.9.3', restricted)], { volumes: [{ name: 'tmp', emptyDir: {} }] })),
-  deployment('legacy', 1, { hostPID: true, containers: [container('legacy', 'nginx', { runAsUser: 0 })] }),
-];
-const objects = [pods[0], deployments[0], pods[1], deployments[1], pods[2], deployments[2]];
+
 const phasesToRun = values.phase === 'mix' ? ['validate', 'mutate'] : [values.phase];
 // Each call gets its own copy of the request, parsed from JSON as the webhook gets it: reusing
 // one object would keep it hot in the CPU caches, which a server never sees.

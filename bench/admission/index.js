@@ -16,6 +16,7 @@ import { requestForObject } from '../../dist/engine/admission/request.js';
 import { loadResources } from '../../dist/policy/index.js';
 import { ensureServingCertificates } from '../../dist/pki/index.js';
 import { loadClusterObjects } from '../../dist/admission/index.js';
+import { objects } from './workload.js';
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '10' } } });
 const DURATION = Number(values.duration);
@@ -23,38 +24,8 @@ const CONNECTIONS = Number(values.connections);
 const BARS = { throughput: 0.6, addedLatencyMs: 0.3, peakRssMb: 150, inProcess: 20 };
 const SERVER = new URL('./server.js', import.meta.url).pathname;
 
-// ---- the workload: Pods and Deployments, compliant and not, to /validate and /mutate ----
-const container = (name, image, securityContext) => ({
-  name,
-  image,
-  resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
-  ...(securityContext ? { securityContext } : {}),
-});
-const restricted = { allowPrivilegeEscalation: false, runAsNonRoot: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } };
-const labels = { app: 'web', team: 'shop', 'app.kubernetes.io/name': 'web' };
-const podSpec = (containers, extra = {}) => ({ containers, securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } }, ...extra });
-const pods = [
-  { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-1', namespace: 'shop', labels }, spec: podSpec([container('web', 'registry.example.com/shop/web:1.4.2', restricted)]) },
-  {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'web-2', namespace: 'shop', labels },
-    spec: podSpec([container('web', 'registry.example.com/shop/web:1.4.2', restricted), container('sidecar', 'registry.example.com/mesh/proxy:2.0.1', restricted)]),
-  },
-  { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'debug', namespace: 'default' }, spec: { hostNetwork: true, containers: [container('sh', 'busybox:latest', { privileged: true })] } },
-];
-const deployment = (name, replicas, spec) => ({
-  apiVersion: 'apps/v1',
-  kind: 'Deployment',
-  metadata: { name, namespace: 'shop', labels },
-  spec: { replicas, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { ...labels, app: name } }, spec } },
-});
-const deployments = [
-  deployment('api', 3, podSpec([container('api', 'registry.example.com/shop/api:2.1.0', restricted)])),
-  deployment('worker', 2, podSpec([container('worker', 'registry.example.com/shop/worker:0.9.3', restricted)], { volumes: [{ name: 'tmp', emptyDir: {} }] })),
-  deployment('legacy', 1, { hostPID: true, containers: [container('legacy', 'nginx', { runAsUser: 0 })] }),
-];
-const objects = [pods[0], deployments[0], pods[1], deployments[1], pods[2], deployments[2]];
+// ---- the workload (workload.js), each object to /validate and /mutate ----
+
 const calls = [];
 for (const object of objects) for (const path of ['/validate', '/mutate']) calls.push({ path, request: requestForObject(object) });
 const requests = calls.map(({ path, request }) => ({
