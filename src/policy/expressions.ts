@@ -2,7 +2,7 @@
  * Where each kind keeps its CEL, and compiling all of it with file:line positions.
  * The variables each face declares are the ones DESIGN.md lists.
  */
-import { CelEnvironment, positionInFile, type CelError, type Program } from '../cel/index.js';
+import { CelEnvironment, positionInFile, type Program } from '../cel/index.js';
 import type { Face } from './kinds.js';
 import type { PolicyIssue } from './issues.js';
 import type { PolicyResource } from './load.js';
@@ -89,41 +89,33 @@ export function fieldName(path: readonly (string | number)[]): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 }
 
-export interface CompiledExpression {
+/** One CEL field of a resource, compiled: a program, or the error already recorded as an issue. */
+export type CompiledField = {
   readonly field: string;
-  readonly program: Program;
-}
+  readonly file: string;
+  /** Where the expression starts in the file. */
+  readonly line: number;
+  readonly column: number;
+} & ({ readonly program: Program; readonly error?: undefined } | { readonly program?: undefined; readonly error: string });
 
-/** Compiles every expression of a resource; each failure becomes an issue at its file:line:col. */
-export function compileExpressions(resource: PolicyResource, issues: PolicyIssue[]): CompiledExpression[] {
-  const env = environmentFor(resource.type.face);
-  const compiled: CompiledExpression[] = [];
-  for (const { path, text } of expressionFields(resource)) {
-    const field = fieldName(path);
-    const start = resource.document.contentPositionOf(path);
-    const origin = { file: resource.document.file, line: start.line, column: start.column, indent: start.indent, field };
-    // Mutating policies construct Object{...} and JSONPatch{...} values (see object-literals.ts).
-    const rewritten = resource.type.kind === 'MutatingAdmissionPolicy' ? rewriteAndCheck(text) : { text };
-    if (rewritten.error !== undefined) {
-      issues.push({ file: resource.document.file, line: start.line, column: start.column, message: rewritten.error, field });
-      continue;
-    }
-    const result = env.tryCompile(rewritten.text, origin);
-    if (result.program) {
-      compiled.push({ field, program: result.program });
-    } else {
-      issues.push(issueFromCelError(result.error, resource, field, start));
-    }
+/**
+ * Compiles the CEL text at `path` in the resource's face environment, with its file:line origin;
+ * a failure becomes an issue at the exact file:line:col. Every engine compiles its fields here.
+ */
+export function compileField(resource: PolicyResource, path: readonly (string | number)[], text: string, issues: PolicyIssue[]): CompiledField {
+  const field = fieldName(path);
+  const file = resource.document.file;
+  const start = resource.document.contentPositionOf(path);
+  const at = { field, file, line: start.line, column: start.column };
+  // Mutating policies construct Object{...} and JSONPatch{...} values (see object-literals.ts).
+  const rewritten = resource.type.kind === 'MutatingAdmissionPolicy' ? rewriteAndCheck(text) : { text };
+  if (rewritten.error !== undefined) {
+    issues.push({ file, line: start.line, column: start.column, message: rewritten.error, field });
+    return { ...at, error: rewritten.error };
   }
-  return compiled;
-}
-
-function issueFromCelError(
-  error: CelError,
-  resource: PolicyResource,
-  field: string,
-  start: { line: number; column: number; indent: number },
-): PolicyIssue {
-  const { line, column } = positionInFile(start, error.position, start.indent);
-  return { file: resource.document.file, line, column, message: error.summary, field };
+  const result = environmentFor(resource.type.face).tryCompile(rewritten.text, { file, line: start.line, column: start.column, indent: start.indent, field });
+  if (result.program) return { ...at, program: result.program };
+  const { line, column } = positionInFile(start, result.error.position, start.indent);
+  issues.push({ file, line, column, message: result.error.summary, field });
+  return { ...at, error: result.error.summary };
 }

@@ -4,13 +4,13 @@ export { readDocuments, parseDocuments, SourceDocument, type Position, type Fiel
 export { recognizeKind, type KnownKind, type Face } from './kinds.js';
 export { formatIssue, PolicyLoadError, type PolicyIssue } from './issues.js';
 export {
-  compileExpressions,
+  compileField,
   expressionFields,
   environmentFor,
   fieldName,
   ADMISSION_VARIABLES,
   AUTHZ_VARIABLES,
-  type CompiledExpression,
+  type CompiledField,
 } from './expressions.js';
 export { watchPaths, type Watching } from './watch.js';
 export { closestName } from './names.js';

@@ -4,7 +4,8 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { compileExpressions, formatIssue, loadResources, type PolicyIssue, type PolicyResource } from '../../src/policy/index.js';
+import { compileAdmissionPolicies } from '../../src/engine/admission/index.js';
+import { formatIssue, loadResources, type PolicyIssue, type PolicyResource } from '../../src/policy/index.js';
 import { loadPolicies, readYaml } from './harness.js';
 
 /** Every policy file of the library; param objects (params/) are data, not policies. */
@@ -28,7 +29,7 @@ const ofKind = (kind: string) => resources.filter((r) => r.type.kind === kind);
 it('loads and compiles every expression with zero issues', async () => {
   const { issues } = await loadResources(FILES);
   const problems: PolicyIssue[] = [...issues];
-  for (const resource of resources) compileExpressions(resource, problems);
+  compileAdmissionPolicies(resources.filter((r) => r.type.face === 'admission'), problems);
   expect(problems.map(formatIssue)).toEqual([]);
 });
 

@@ -1,4 +1,10 @@
-import { compileExpressions, loadResources, parseDocuments, recognizeKind, formatIssue, type PolicyIssue } from '../../src/policy/index.js';
+import { compileAdmissionPolicies } from '../../src/engine/admission/index.js';
+import { loadResources, parseDocuments, recognizeKind, formatIssue, type PolicyIssue, type PolicyResource } from '../../src/policy/index.js';
+
+/** Compiles admission resources as `celgate lint` does, through the engine. */
+const compileAll = (resources: PolicyResource[], problems: PolicyIssue[]): void => {
+  compileAdmissionPolicies(resources.filter((r) => r.type.face === 'admission'), problems);
+};
 
 describe('loading policy documents', () => {
   it('loads the shipped policies without problems', async () => {
@@ -6,7 +12,7 @@ describe('loading policy documents', () => {
     expect(issues.map(formatIssue)).toEqual([]);
     expect(resources.length).toBeGreaterThan(0);
     const problems: PolicyIssue[] = [];
-    for (const r of resources) compileExpressions(r, problems);
+    compileAll(resources, problems);
     expect(problems.map(formatIssue)).toEqual([]);
   });
 
@@ -14,7 +20,7 @@ describe('loading policy documents', () => {
     const file = 'test/fixtures/lint/broken.yaml';
     const { resources, issues } = await loadResources([file]);
     const problems = [...issues];
-    for (const r of resources) compileExpressions(r, problems);
+    compileAll(resources, problems);
     const lines = problems.map(formatIssue).sort();
     expect(lines).toEqual([
       expect.stringMatching(/^test\/fixtures\/lint\/broken\.yaml:13:44: .*EOF.*\(spec\.validations\[0\]\.expression\)$/),

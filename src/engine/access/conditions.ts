@@ -4,8 +4,8 @@
  * or an evaluation error is recorded and counts as "not matched"; the combiner then fails
  * closed unless failOpen was asked for.
  */
-import { CelError, positionInFile, type Program } from '../../cel/index.js';
-import { environmentFor, fieldName, type PolicyIssue, type PolicyResource } from '../../policy/index.js';
+import { CelError, type Program } from '../../cel/index.js';
+import { compileField, fieldName, type PolicyIssue, type PolicyResource } from '../../policy/index.js';
 import type { RequestView } from './attributes.js';
 import type { FieldPath } from './issue.js';
 import type { EvalContext } from './policy.js';
@@ -26,18 +26,13 @@ export function compileCondition(resource: PolicyResource, issues: PolicyIssue[]
     issues.push({ file, line, column, message: 'condition must be a CEL expression (a string)', field });
     return undefined;
   }
-  const start = resource.document.contentPositionOf(path);
-  const result = environmentFor('authz').tryCompile(value, { file, line: start.line, column: start.column, indent: start.indent, field });
-  if (result.error) {
-    const { line, column } = positionInFile(start, result.error.position, start.indent);
-    issues.push({ file, line, column, message: result.error.summary, field });
+  const compiled = compileField(resource, path, value, issues);
+  if (!compiled.program) return undefined;
+  if (compiled.program.resultType !== 'bool' && compiled.program.resultType !== 'dyn') {
+    issues.push({ file, line: compiled.line, column: compiled.column, message: `condition must evaluate to bool, not ${compiled.program.resultType}`, field });
     return undefined;
   }
-  if (result.program.resultType !== 'bool' && result.program.resultType !== 'dyn') {
-    issues.push({ file, line: start.line, column: start.column, message: `condition must evaluate to bool, not ${result.program.resultType}`, field });
-    return undefined;
-  }
-  return { policy, field, file, line: start.line, program: result.program };
+  return { policy, field, file, line: compiled.line, program: compiled.program };
 }
 
 /** True when the condition holds; false when it does not or could not be evaluated. */

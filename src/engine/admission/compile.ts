@@ -3,10 +3,8 @@
  * bindings into the frozen form `admit` evaluates. Every problem becomes a PolicyIssue
  * at file:line:col; a broken policy never stops the others from loading.
  */
-import { positionInFile } from '../../cel/index.js';
-import { environmentFor, fieldName, type PolicyIssue, type PolicyResource } from '../../policy/index.js';
+import { compileField, fieldName, type PolicyIssue, type PolicyResource } from '../../policy/index.js';
 import { MATCH_ALL, parseMatchResources, type FieldProblem } from './match.js';
-import { rewriteAndCheck } from '../../policy/object-literals.js';
 import { parseLabelSelector } from './selectors.js';
 import type {
   AdmissionPolicies,
@@ -109,21 +107,9 @@ class ResourceReader {
   expression(path: Path): PolicyExpression | undefined {
     const text = this.requiredString(path);
     if (text === undefined) return undefined;
-    const field = fieldName(path);
-    const start = this.resource.document.contentPositionOf(path);
-    const origin = { file: this.file, line: start.line, column: start.column, indent: start.indent, field };
-    // Mutating policies construct Object{...} and JSONPatch{...} values.
-    const rewritten = this.resource.type.kind === 'MutatingAdmissionPolicy' ? rewriteAndCheck(text) : { text };
-    if (rewritten.error !== undefined) {
-      this.issues.push({ file: this.file, line: start.line, column: start.column, message: rewritten.error, field });
-      return Object.freeze({ text, field, file: this.file, line: start.line, compileError: rewritten.error });
-    }
-    const result = environmentFor('admission').tryCompile(rewritten.text, origin);
-    const base = { text, field, file: this.file, line: start.line };
-    if (result.program) return Object.freeze({ ...base, program: result.program });
-    const { line, column } = positionInFile(start, result.error.position, start.indent);
-    this.issues.push({ file: this.file, line, column, message: result.error.summary, field });
-    return Object.freeze({ ...base, compileError: result.error.summary });
+    const compiled = compileField(this.resource, path, text, this.issues);
+    const base = { text, field: compiled.field, file: compiled.file, line: compiled.line };
+    return Object.freeze(compiled.program ? { ...base, program: compiled.program } : { ...base, compileError: compiled.error });
   }
 
   namedExpressions(path: Path, what: string): NamedExpression[] {
