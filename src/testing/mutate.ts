@@ -38,11 +38,9 @@ export interface MutationReport {
 
 type Path = (string | number)[];
 
-/** Splits at depth-0 occurrences of `op` outside string literals; one part when there is none. */
-export function splitTopLevel(text: string, op: '&&' | '||'): string[] {
-  const parts: string[] = [];
+/** The indexes of an expression's characters at bracket depth 0 and outside string literals. */
+function* topLevelIndexes(text: string): Generator<number> {
   let depth = 0;
-  let start = 0;
   for (let i = 0; i < text.length; i++) {
     const skip = stringEnd(text, i);
     if (skip > i) {
@@ -52,11 +50,18 @@ export function splitTopLevel(text: string, op: '&&' | '||'): string[] {
     const c = text[i]!;
     if (c === '(' || c === '[' || c === '{') depth++;
     else if (c === ')' || c === ']' || c === '}') depth--;
-    else if (depth === 0 && text.startsWith(op, i)) {
-      parts.push(text.slice(start, i));
-      start = i + 2;
-      i++;
-    }
+    else if (depth === 0) yield i;
+  }
+}
+
+/** Splits at depth-0 occurrences of `op` outside string literals; one part when there is none. */
+export function splitTopLevel(text: string, op: '&&' | '||'): string[] {
+  const parts: string[] = [];
+  let start = 0;
+  for (const i of topLevelIndexes(text)) {
+    if (i < start || !text.startsWith(op, i)) continue;
+    parts.push(text.slice(start, i));
+    start = i + 2;
   }
   parts.push(text.slice(start));
   return parts.map((p) => p.trim());
@@ -64,18 +69,7 @@ export function splitTopLevel(text: string, op: '&&' | '||'): string[] {
 
 /** Whether the expression has a top-level conditional (`a ? b : c`), which binds looser than `||`. */
 function hasTopLevelTernary(text: string): boolean {
-  let depth = 0;
-  for (let i = 0; i < text.length; i++) {
-    const skip = stringEnd(text, i);
-    if (skip > i) {
-      i = skip - 1;
-      continue;
-    }
-    const c = text[i]!;
-    if (c === '(' || c === '[' || c === '{') depth++;
-    else if (c === ')' || c === ']' || c === '}') depth--;
-    else if (depth === 0 && c === '?') return true;
-  }
+  for (const i of topLevelIndexes(text)) if (text[i] === '?') return true;
   return false;
 }
 
