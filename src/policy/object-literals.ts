@@ -8,6 +8,8 @@
  * columns after a rewritten field on the same line shift by two per field.
  */
 
+import { stringLiteralEnd } from '../cel/index.js';
+
 const TYPE_ROOTS: ReadonlySet<string> = new Set(['Object', 'JSONPatch']);
 
 type Frame =
@@ -38,7 +40,7 @@ export function rewriteAndCheck(text: string): { text: string; error?: string } 
   while (i < text.length) {
     const c = text[i]!;
     // Strings (with r/b prefixes and triple quotes) are copied verbatim.
-    const stringEnd = scanString(text, i);
+    const stringEnd = stringLiteralEnd(text, i);
     if (stringEnd > i) {
       out += text.slice(i, stringEnd);
       i = stringEnd;
@@ -158,29 +160,3 @@ function typeNameEnd(text: string, from: number, allowPath: boolean): number {
   }
 }
 
-/** If a string literal starts at `start`, the index after it; else `start`. */
-function scanString(text: string, start: number): number {
-  let i = start;
-  let raw = false;
-  // Prefixes: r, b, rb, br (any case), only when directly followed by a quote.
-  for (let k = 0; k < 2 && /[rRbB]/.test(text[i] ?? ''); k++) {
-    if (/[rR]/.test(text[i]!)) raw = true;
-    i++;
-  }
-  const quote = text[i];
-  if (quote !== '"' && quote !== "'") return start;
-  if (i > start && start > 0 && /[A-Za-z0-9_]/.test(text[start - 1]!)) return start;
-  const triple = text.startsWith(quote.repeat(3), i);
-  const close = triple ? quote.repeat(3) : quote;
-  i += close.length;
-  while (i < text.length) {
-    if (!raw && text[i] === '\\') {
-      i += 2;
-      continue;
-    }
-    if (text.startsWith(close, i)) return i + close.length;
-    if (!triple && text[i] === '\n') return i;
-    i++;
-  }
-  return text.length;
-}

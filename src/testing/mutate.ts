@@ -4,6 +4,7 @@
  * the engine, and re-run the suites that use the policy. A mutant no case notices shows a hole
  * in the tests.
  */
+import { stringLiteralEnd } from '../cel/index.js';
 import type { PolicyIssue, PolicyResource } from '../policy/index.js';
 import { relativeSource } from './compare.js';
 import { compileSet, type CompiledSet } from './engines.js';
@@ -42,7 +43,7 @@ type Path = (string | number)[];
 function* topLevelIndexes(text: string): Generator<number> {
   let depth = 0;
   for (let i = 0; i < text.length; i++) {
-    const skip = stringEnd(text, i);
+    const skip = stringLiteralEnd(text, i);
     if (skip > i) {
       i = skip - 1;
       continue;
@@ -73,28 +74,12 @@ function hasTopLevelTernary(text: string): boolean {
   return false;
 }
 
-/** If a string literal (with optional r/b prefix, single or triple quoted) starts at i, the index after it; else i. */
-function stringEnd(text: string, i: number): number {
-  let j = i;
-  if ((text[j] === 'r' || text[j] === 'R' || text[j] === 'b' || text[j] === 'B') && /['"]/.test(text[j + 1] ?? '') && !/[\w.]/.test(text[j - 1] ?? '')) j++;
-  const quote = text[j];
-  if (quote !== '"' && quote !== "'") return i;
-  const triple = text.startsWith(quote.repeat(3), j);
-  const close = triple ? quote.repeat(3) : quote;
-  let k = j + close.length;
-  while (k < text.length) {
-    if (text[k] === '\\') k += 2;
-    else if (text.startsWith(close, k)) return k + close.length;
-    else k++;
-  }
-  return text.length;
-}
 
 /** Offsets of `==` and `!=` outside string literals. */
 function equalityOperators(text: string): number[] {
   const found: number[] = [];
   for (let i = 0; i < text.length - 1; i++) {
-    const skip = stringEnd(text, i);
+    const skip = stringLiteralEnd(text, i);
     if (skip > i) {
       i = skip - 1;
       continue;

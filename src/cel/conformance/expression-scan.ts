@@ -4,6 +4,7 @@
  * messages (`Name{...}`). String, bytes and raw literals and comments are skipped whole,
  * so text inside a literal never counts as a name.
  */
+import { stringLiteralEnd } from '../syntax.js';
 
 export interface ExpressionFeatures {
   /** Dotted names as written, e.g. `google.protobuf.Int32Value`, `x.y`. */
@@ -72,14 +73,14 @@ function tokenize(text: string): Token[] {
   let i = 0;
   while (i < text.length) {
     const c = text[i]!;
+    const literalEnd = stringLiteralEnd(text, i);
     if (/\s/.test(c)) {
       i++;
     } else if (c === '/' && text[i + 1] === '/') {
       while (i < text.length && text[i] !== '\n') i++;
-    } else if (isQuoteStart(text, i)) {
-      const end = endOfStringLiteral(text, i);
-      tokens.push({ type: 'literal', text: text.slice(i, end) });
-      i = end;
+    } else if (literalEnd > i) {
+      tokens.push({ type: 'literal', text: text.slice(i, literalEnd) });
+      i = literalEnd;
     } else if (/[A-Za-z_]/.test(c)) {
       const start = i;
       while (i < text.length && /[A-Za-z0-9_]/.test(text[i]!)) i++;
@@ -96,28 +97,3 @@ function tokenize(text: string): Token[] {
   return tokens;
 }
 
-/** A quote, or a b/r prefix (either order, any case) directly before one. */
-function isQuoteStart(text: string, i: number): boolean {
-  return /^(?:[bBrR]{0,2})["']/.test(text.slice(i, i + 3)) && !/[A-Za-z0-9_]/.test(text[i - 1] ?? ' ');
-}
-
-/** The index just past the string literal starting at `i` (prefix included). */
-function endOfStringLiteral(text: string, i: number): number {
-  let prefix = '';
-  while (/[bBrR]/.test(text[i]!)) prefix += text[i++];
-  const raw = /r/i.test(prefix);
-  const quote = text[i]!;
-  const triple = text.startsWith(quote.repeat(3), i);
-  const close = triple ? quote.repeat(3) : quote;
-  i += close.length;
-  while (i < text.length) {
-    if (!raw && text[i] === '\\') {
-      i += 2;
-    } else if (text.startsWith(close, i)) {
-      return i + close.length;
-    } else {
-      i++;
-    }
-  }
-  return text.length;
-}
