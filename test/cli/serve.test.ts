@@ -5,7 +5,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
@@ -32,9 +32,9 @@ function serve(args: string[]): Promise<Started> {
     const timer = setTimeout(() => reject(new Error(`serve did not print its URL; stderr: ${stderr}`)), 40000);
     child.stdout!.on('data', (chunk) => {
       stdout += chunk;
-      // Every face prints its line once listening; the ext_authz face comes last.
+      // Every face prints its lines once listening (all at once); the ext_authz face comes last.
       const match = /admission webhook: (https:\/\/\S+)/.exec(stdout);
-      if (match && /ext_authz gRPC: |ext_authz: off/.test(stdout)) {
+      if (match && /ext_authz (gRPC|HTTP): |ext_authz: off/.test(stdout)) {
         clearTimeout(timer);
         const authz = /ext_authz HTTP: (https:\/\/[^/\s]+)/.exec(stdout);
         resolve({ child, url: match[1]!, ...(authz ? { authzUrl: authz[1]! } : {}), stderr: () => stderr, exited });
@@ -115,6 +115,32 @@ describe('celgate serve', () => {
       started.child.kill('SIGINT');
     }
     expect(await started.exited).toBe(0);
+  }, 60_000);
+
+  it('decides ext_authz checks for the workload named by --authz-namespace and --authz-workload-label', async () => {
+    // Istio docs (authorization-policy): a policy applies to the workloads in its namespace that
+    // its `selector` matches; ext_authz checks do not carry the workload, so serve is told it.
+    const work = await mkdtemp(join(tmpdir(), 'celgate-serve-workload-'));
+    await writeFile(
+      join(work, 'deny-admin.yaml'),
+      'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: deny-admin, namespace: shop}\n' +
+        'spec:\n  selector: {matchLabels: {app: cart}}\n  action: DENY\n  rules: [{to: [{operation: {paths: [/admin]}}]}]\n',
+    );
+    const started = await serve(['--policies', work, '--port', '0', '--host', '127.0.0.1', '--certs', join(work, 'certs'), '--authz-http-port', '0', '--authz-grpc-port', 'off', '--authz-namespace', 'shop', '--authz-workload-label', 'app=cart']);
+    const client = new Agent({ connect: { ca: await readFile(join(work, 'certs', 'ca.crt')) } });
+    try {
+      const denied = await request(`${started.authzUrl}/admin`, { dispatcher: client });
+      expect(denied.statusCode).toBe(403);
+      await denied.body.dump();
+      const allowed = await request(`${started.authzUrl}/items`, { dispatcher: client });
+      expect(allowed.statusCode).toBe(200);
+      await allowed.body.dump();
+    } finally {
+      await client.close();
+      started.child.kill('SIGTERM');
+    }
+    expect(await started.exited).toBe(0);
+    expect((await run(['serve', '--authz-workload-label', 'cart'])).stderr).toMatch(/--authz-workload-label: expected KEY=VALUE, got 'cart'/);
   }, 60_000);
 
   it('exits 2 on usage errors', async () => {

@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { createAdmissionServer } from '../../admission/index.js';
 import { ReloadableServerCredentials, startAuthzGrpcServer, startAuthzHttpServer, type AuthzServer, type GrpcTlsSettings } from '../../authz/index.js';
-import { compileAccessPolicies, type AccessPolicies } from '../../engine/access/index.js';
+import { compileAccessPolicies, type AccessPolicies, type Destination } from '../../engine/access/index.js';
 import { formatIssue, loadResources, watchPaths, type PolicyIssue } from '../../policy/index.js';
 import { admissionLogLine } from '../../testing/index.js';
 import { CertificateFileError, checkDnsName, createTlsContextSource, ensureServingCertificates, reportTlsClientErrors } from '../../pki/index.js';
@@ -40,6 +40,11 @@ Options:
                       path prefix of HTTP checks, stripped before deciding (default: none,
                       every path is a check; with one, GET /metrics is served beside)
   --root-namespace NS Istio root namespace: policies there apply mesh-wide (default istio-system)
+  --authz-namespace NS
+                      namespace of the workload the ext_authz checks are for, when the check
+                      does not say (Istio selects policies by it; default: default)
+  --authz-workload-label KEY=VALUE
+                      a label of that workload, for policies' selector (repeatable)
   --fail-open         allow when a policy cannot be evaluated (default: deny with 403)
   --log-decisions FILE
                       append every decision (admission and access) to FILE as JSON lines,
@@ -64,6 +69,8 @@ const OPTIONS = {
   'authz-grpc-port': { type: 'string' },
   'authz-path-prefix': { type: 'string' },
   'root-namespace': { type: 'string' },
+  'authz-namespace': { type: 'string' },
+  'authz-workload-label': { type: 'string', multiple: true },
   'fail-open': { type: 'boolean' },
   'log-decisions': { type: 'string' },
   'log-level': { type: 'string' },
@@ -146,6 +153,7 @@ const authzFace: Face = {
     }
     const host = (args.host as string | undefined) ?? '0.0.0.0';
     const failOpen = args['fail-open'] === true;
+    const destination = workloadOf(args);
     const prefix = args['authz-path-prefix'] as string | undefined;
     const servers: AuthzServer[] = [];
     const lines: string[] = [];
@@ -156,6 +164,7 @@ const authzFace: Face = {
         host,
         port: httpPort,
         failOpen,
+        ...(destination ? { destination } : {}),
         ...(decisions ? { decisionLog: { destination: decisions } } : {}),
         tls: tls.options,
         watchTls: (s) => {
@@ -178,6 +187,7 @@ const authzFace: Face = {
         host,
         port: grpcPort,
         failOpen,
+        ...(destination ? { destination } : {}),
         credentials,
         ...(decisions ? { decisionLog: { destination: decisions } } : {}),
       });
@@ -212,6 +222,23 @@ const authzFace: Face = {
 
 /** The servers `celgate serve` starts, in order; each takes the shared TLS source and logger. */
 const FACES: readonly Face[] = [admissionFace, authzFace];
+
+/** The workload the ext_authz listeners decide for, from --authz-namespace and --authz-workload-label. */
+function workloadOf(args: ParsedArgs['values']): Destination | undefined {
+  const namespace = args['authz-namespace'] as string | undefined;
+  const pairs = (args['authz-workload-label'] as string[] | undefined) ?? [];
+  if (namespace === undefined && pairs.length === 0) return undefined;
+  if (namespace !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) {
+    throw new UsageError(`--authz-namespace: '${namespace}' is not a valid namespace name`);
+  }
+  const labels: Record<string, string> = {};
+  for (const pair of pairs) {
+    const equals = pair.indexOf('=');
+    if (equals <= 0) throw new UsageError(`--authz-workload-label: expected KEY=VALUE, got '${pair}'`);
+    labels[pair.slice(0, equals)] = pair.slice(equals + 1);
+  }
+  return { ...(namespace !== undefined ? { namespace } : {}), ...(pairs.length > 0 ? { labels } : {}) };
+}
 
 function optionalPort(flag: string, text: string | undefined, fallback: number): number | undefined {
   if (text === 'off') return undefined;
@@ -299,6 +326,7 @@ export const serveCommand: Command = {
     port(parsed.values.port as string | undefined, 8443);
     optionalPort('--authz-http-port', parsed.values['authz-http-port'] as string | undefined, 9002);
     optionalPort('--authz-grpc-port', parsed.values['authz-grpc-port'] as string | undefined, 9001);
+    workloadOf(parsed.values);
     if (parsed.values['body-limit'] !== undefined) positiveInteger('--body-limit', parsed.values['body-limit'] as string);
     let tls: TlsSource;
     try {
