@@ -10,6 +10,7 @@ interface CommandEntry {
 
 const COMMANDS: readonly CommandEntry[] = [
   { name: 'serve', summary: 'run the admission webhook and ext_authz servers over TLS', load: async () => (await import('./commands/serve.js')).serveCommand },
+  { name: 'proxy', summary: 'run the companion proxy: mTLS, authorization and Istio routing beside a service', load: async () => (await import('./commands/proxy.js')).proxyCommand },
   { name: 'apply', summary: 'evaluate manifests against admission policies offline, as kube-apiserver would', load: async () => (await import('./commands/apply.js')).applyCommand },
   { name: 'check', summary: 'decide access requests offline against AccessPolicy and Istio policies', load: async () => (await import('./commands/check.js')).checkCommand },
   { name: 'test', summary: 'run PolicyTest suites (the policy test runner for CI)', load: async () => (await import('./commands/test.js')).testCommand },

@@ -1,0 +1,263 @@
+/**
+ * The whole proxy: loads the mesh resources, compiles access policies and routing, builds the
+ * registry and clusters, starts the listeners and the admin server, and reloads the mesh
+ * configuration on change (all or nothing: a set with problems is logged with file:line and
+ * the previous set keeps serving).
+ */
+import { compileAccessPolicies, type PathNormalization } from '../../engine/access/index.js';
+import { formatIssue, loadResources, watchPaths, type PolicyIssue, type Watching } from '../../policy/index.js';
+import { createTlsContextSource, readCertificates, type TlsContextSource } from '../../pki/index.js';
+import { createAccessLog, type AccessLog } from '../../telemetry/access-log.js';
+import { createProxyMetrics, type ProxyMetrics } from '../../telemetry/proxy-metrics.js';
+import { decidingRule } from '../../telemetry/decision-log.js';
+import { startAdminServer, type AdminServer } from '../admin.js';
+import { createClusterManager } from '../cluster/index.js';
+import { snapshotFromResources, SnapshotRegistry } from '../discovery/index.js';
+import { compileRouting, type Gateways } from '../routing/index.js';
+import type { ClusterManager, ProxyConfig } from '../types.js';
+import { createAuthorizer, type Authorizer } from './authorize.js';
+import { startListener, type ListenerContext, type MeshState, type RequestRecord, type RunningListener } from './listeners.js';
+import { H2cSessions } from './h2c.js';
+import { UpstreamPools, type WorkloadCredentials } from './upstream.js';
+import { readFileSync } from 'node:fs';
+
+export interface ProxyLog {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface StartProxyOptions {
+  readonly log?: ProxyLog;
+  /** The policy set's path normalisation (Istio meshConfig pathNormalization). Default BASE. */
+  readonly pathNormalization?: PathNormalization;
+  /** Istio's root namespace for mesh-wide policies. Default istio-system. */
+  readonly rootNamespace?: string;
+  /** How long close() waits for requests in flight. Default 10 s. */
+  readonly drainMs?: number;
+  /** Access log destination override (tests pass a sink). */
+  readonly accessLog?: AccessLog;
+  /** Deterministic randomness for tests (weights, fault percentages, retry back-off). */
+  readonly random?: () => number;
+}
+
+export interface RunningProxy {
+  /** Bound ports by listener name (port 0 in the config reports the chosen one). */
+  readonly ports: Readonly<Record<string, number>>;
+  readonly adminPort?: number;
+  readonly metrics: ProxyMetrics;
+  /** Reloads the mesh configuration now; resolves false (and logs why) when it was refused. */
+  reload(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export class ProxyStartError extends Error {}
+
+const SILENT: ProxyLog = { info() {}, warn() {}, error() {} };
+
+interface LoadedMesh {
+  readonly state: Omit<MeshState, 'registry' | 'clusters'>;
+  readonly gateways: Gateways;
+  readonly snapshot: ReturnType<typeof snapshotFromResources>;
+}
+
+export async function startProxy(config: ProxyConfig, options: StartProxyOptions = {}): Promise<RunningProxy> {
+  const log = options.log ?? SILENT;
+  const load = async (): Promise<{ mesh: LoadedMesh } | { issues: readonly PolicyIssue[] }> => {
+    const { resources, issues } = await loadResources(config.meshPaths);
+    const policies = compileAccessPolicies(resources, issues, {
+      ...(options.rootNamespace ? { rootNamespace: options.rootNamespace } : {}),
+      ...(options.pathNormalization ? { pathNormalization: options.pathNormalization } : {}),
+    });
+    const routing = compileRouting(resources, issues);
+    const snapshot = snapshotFromResources(resources, issues, { trustDomain: config.workload.trustDomain });
+    if (issues.length > 0) return { issues };
+    return { mesh: { state: { routes: routing.routes, destinationRules: routing.destinationRules, policies }, gateways: routing.gateways, snapshot } };
+  };
+
+  const first = await load();
+  if ('issues' in first) throw new ProxyStartError(`the mesh configuration has problems:\n${first.issues.map(formatIssue).join('\n')}`);
+
+  let workload = config.identity ? workloadCredentials(config, 0) : undefined;
+  const metrics = createProxyMetrics();
+  const registry = new SnapshotRegistry(first.mesh.snapshot);
+  const clusters: ClusterManager = createClusterManager({
+    registry,
+    healthChecks: config.healthChecks,
+    events: metrics.clusterEvents,
+    ...(workload ? { tls: { cert: workload.cert, key: workload.key, ca: workload.ca, rejectUnauthorized: true, checkServerIdentity: () => undefined } } : {}),
+  });
+  let state: MeshState = { ...first.mesh.state, registry, clusters };
+  let gateways = first.mesh.gateways;
+  const authorizer: Authorizer = createAuthorizer(config.authorization, config.workload, state.policies);
+  const pools = new UpstreamPools();
+  const h2c = new H2cSessions();
+  const accessLog = options.accessLog ?? createAccessLog(config.accessLog);
+
+  let serverTls: TlsContextSource | undefined;
+  if (config.identity) {
+    serverTls = createTlsContextSource(
+      { certFile: config.identity.cert, keyFile: config.identity.key, clientCaFile: config.identity.ca },
+      {
+        onError: (error) => log.error(`workload certificate reload failed: ${error.message}`),
+        onReload: (event) => {
+          // Upstream mTLS presents the rotated certificate from now on (new pools; old ones idle out).
+          try {
+            workload = workloadCredentials(config, (workload?.generation ?? 0) + 1);
+          } catch (error) {
+            log.error(`workload certificate reload for upstream TLS failed: ${(error as Error).message}`);
+          }
+          log.info('workload certificate reloaded', { serial: event.serial });
+        },
+      },
+    );
+  }
+
+  const record = (entry: RequestRecord): void => {
+    const rule = entry.decision ? decidingRule(entry.decision) : undefined;
+    accessLog.write({
+      time: entry.startedAt,
+      listener: entry.listener,
+      method: entry.method,
+      path: entry.path,
+      authority: entry.authority,
+      status: entry.status,
+      ...(entry.forward?.route ? { route: entry.forward.route } : {}),
+      ...(entry.forward?.endpoint ? { upstream: entry.forward.endpoint } : {}),
+      ...(entry.forward?.cluster ? { cluster: entry.forward.cluster } : {}),
+      attempts: entry.forward?.attempts ?? 0,
+      durationMs: Math.round(entry.durationMs * 1000) / 1000,
+      bytesReceived: entry.bytesReceived,
+      bytesSent: entry.forward?.bytesSent ?? 0,
+      ...(entry.decision ? { decisionId: entry.decision.id, decision: { allowed: entry.decision.allowed, ...(rule ? { policy: rule.policy } : {}) } } : {}),
+      traceId: entry.traceId,
+      requestId: entry.requestId,
+      ...(entry.peer ? { peer: entry.peer } : {}),
+    });
+    metrics.requestFinished({ listener: entry.listener, route: entry.forward?.route ?? 'none', destination: entry.destination?.host ?? 'none', subset: entry.destination?.subset ?? '' }, entry.status, entry.durationMs / 1000);
+    if (entry.forward && entry.forward.attempts > 1 && entry.destination) for (let i = 1; i < entry.forward.attempts; i++) metrics.retry(entry.destination.host);
+    if (entry.decision) metrics.authzDecision(entry.decision.allowed);
+  };
+
+  const context: ListenerContext = {
+    workload: config.workload,
+    limits: config.limits,
+    env: {
+      pools,
+      namespace: config.workload.namespace,
+      get workload() {
+        return workload;
+      },
+      maxRequestBodyBytes: config.limits.maxRequestBodyBytes,
+      random: options.random ?? Math.random,
+      h2c,
+    },
+    state: () => state,
+    authorizer: () => authorizer,
+    ...(serverTls ? { serverTls } : {}),
+    ...(config.identity ? { identity: config.identity } : {}),
+    gateways: () => gateways,
+    record,
+    log: (level, message, fields) => log[level](message, fields),
+  };
+
+  const listeners: RunningListener[] = [];
+  try {
+    for (const listener of config.listeners) listeners.push(await startListener(listener, context));
+  } catch (error) {
+    await Promise.all(listeners.map((l) => l.close(0)));
+    clusters.close();
+    await pools.destroy();
+    h2c.close();
+    serverTls?.stop();
+    throw new ProxyStartError(`cannot start the listeners: ${(error as Error).message}`);
+  }
+
+  let admin: AdminServer | undefined;
+  if (config.admin) {
+    admin = await startAdminServer({
+      address: config.admin.address,
+      port: config.admin.port,
+      ready: () => true,
+      configDump: () => ({ workload: config.workload, listeners: config.listeners, routes: state.routes.dump(), destinationRules: state.destinationRules.dump(), gateways: gateways.dump() }),
+      clusters: () => clusters.clusters().map((c) => ({ name: c.name, endpoints: c.states() })),
+      metrics: metrics.registry,
+    });
+  }
+
+  let reloading: Promise<boolean> | undefined;
+  const reload = (): Promise<boolean> => {
+    reloading ??= (async () => {
+      try {
+        const next = await load();
+        if ('issues' in next) {
+          for (const issue of next.issues) log.error(formatIssue(issue));
+          log.error(`mesh configuration reload refused (${next.issues.length} problems); the previous configuration keeps serving`);
+          return false;
+        }
+        // One synchronous step: no request sees a half-applied configuration.
+        registry.replace(next.mesh.snapshot);
+        state = { ...next.mesh.state, registry, clusters };
+        gateways = next.mesh.gateways;
+        authorizer.setPolicies(next.mesh.state.policies);
+        log.info('mesh configuration reloaded');
+        return true;
+      } catch (error) {
+        log.error(`mesh configuration reload failed: ${(error as Error).message}; the previous configuration keeps serving`);
+        return false;
+      } finally {
+        reloading = undefined;
+      }
+    })();
+    return reloading;
+  };
+
+  let watching: Watching | undefined;
+  if (config.watch) {
+    watching = watchPaths(config.meshPaths, () => void reload(), (path, error) => log.warn(`cannot watch ${path}; changes there need a restart: ${error.message}`));
+  }
+
+  const ports: Record<string, number> = {};
+  for (const listener of listeners) ports[listener.name] = listener.port;
+  log.info('proxy started', { ports, ...(admin ? { admin: admin.port } : {}) });
+
+  let closing: Promise<void> | undefined;
+  return {
+    ports,
+    ...(admin ? { adminPort: admin.port } : {}),
+    metrics,
+    reload,
+    close() {
+      closing ??= (async () => {
+        watching?.close();
+        await Promise.all(listeners.map((l) => l.close(options.drainMs ?? 10_000)));
+        await admin?.close();
+        clusters.close();
+        registry.close();
+        await pools.close();
+        h2c.close();
+        await authorizer.close();
+        serverTls?.stop();
+        await accessLog.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** The workload's files as PEM for upstream mutual TLS. */
+function workloadCredentials(config: ProxyConfig, generation: number): WorkloadCredentials {
+  const identity = config.identity!;
+  try {
+    return {
+      cert: readFileSync(identity.cert, 'utf8'),
+      key: readFileSync(identity.key, 'utf8'),
+      ca: readCertificates(identity.ca, 'mesh CA file').pem,
+      principal: config.workload.principal,
+      trustDomain: config.workload.trustDomain,
+      generation,
+    };
+  } catch (error) {
+    throw new ProxyStartError(`${config.file}: identity: ${(error as Error).message}`);
+  }
+}
