@@ -202,10 +202,14 @@ function accessRequestFromHttp(
   const identity = secure ? peerIdentity(socket as TLSSocket) : { mtls: false as const, principal: undefined };
   let sourcePrincipal = identity.principal;
   let destinationPrincipal: string | undefined;
+  // A trusted x-forwarded-client-cert with the client's URI means the proxy in front of us
+  // verified that client's certificate: the original connection was mutual TLS.
+  let forwardedMtls = false;
   if (!identity.mtls && trustXfcc) {
     const forwarded = parseForwardedClientCert(headers['x-forwarded-client-cert']);
     sourcePrincipal = forwarded?.uri;
     destinationPrincipal = forwarded?.by;
+    forwardedMtls = sourcePrincipal !== undefined;
   }
   const forwardedFor = headers['x-forwarded-for'];
   const source: Peer = forwardedFor
@@ -220,7 +224,9 @@ function accessRequestFromHttp(
     destination,
     connection: identity.mtls
       ? { mtls: true, uri_san_peer_certificate: identity.principal, requested_server_name: (socket as TLSSocket).servername || undefined }
-      : { mtls: false },
+      : forwardedMtls
+        ? { mtls: true, uri_san_peer_certificate: sourcePrincipal }
+        : { mtls: false },
     request: {
       id,
       method: request.raw.method ?? 'GET',

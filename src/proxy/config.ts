@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseAllDocuments } from 'yaml';
 import type { AuthorizationConfig, HealthCheckPolicy, IdentityFiles, ListenerConfig, ProxyConfig, WorkloadIdentity } from './types.js';
+import { PATH_NORMALIZATIONS, type PathNormalization } from '../engine/access/index.js';
 import { Reader, formatConfigIssue, type ConfigIssue, type Field } from './config/reader.js';
 
 export { parseDuration, parseSize } from './config/units.js';
@@ -132,6 +133,8 @@ function readConfig(r: Reader, file: string): ProxyConfig | undefined {
     workload,
     meshPaths: mesh.paths,
     watch: mesh.watch,
+    ...(mesh.pathNormalization ? { pathNormalization: mesh.pathNormalization } : {}),
+    ...(mesh.rootNamespace ? { rootNamespace: mesh.rootNamespace } : {}),
     ...(identity ? { identity } : {}),
     listeners,
     authorization,
@@ -169,8 +172,8 @@ function readWorkload(r: Reader, field: Field): WorkloadIdentity | undefined {
   return { name, namespace, serviceAccount, labels, trustDomain, principal: `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}` };
 }
 
-function readMesh(r: Reader, field: Field, base: string): { paths: string[]; watch: boolean } {
-  const f = r.fields(field, ['paths', 'watch']);
+function readMesh(r: Reader, field: Field, base: string): { paths: string[]; watch: boolean; pathNormalization?: PathNormalization; rootNamespace?: string } {
+  const f = r.fields(field, ['paths', 'watch', 'pathNormalization', 'rootNamespace']);
   if (!f) return { paths: [], watch: true };
   const paths: string[] = [];
   for (const item of r.items(f.paths) ?? []) {
@@ -180,7 +183,16 @@ function readMesh(r: Reader, field: Field, base: string): { paths: string[]; wat
     if (!existsSync(absolute)) r.problem(item, `no such file or directory: ${absolute}`);
     else paths.push(absolute);
   }
-  return { paths, watch: r.boolean(f.watch) ?? true };
+  // Istio meshConfig names: the path normalisation applied before authorising (and routing), and
+  // the namespace whose policies apply mesh-wide.
+  const pathNormalization = r.oneOf(f.pathNormalization, PATH_NORMALIZATIONS);
+  const rootNamespace = r.string(f.rootNamespace, { pattern: /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, patternHint: 'a namespace name' });
+  return {
+    paths,
+    watch: r.boolean(f.watch) ?? true,
+    ...(pathNormalization !== undefined ? { pathNormalization } : {}),
+    ...(rootNamespace !== undefined ? { rootNamespace } : {}),
+  };
 }
 
 function readIdentity(r: Reader, field: Field, base: string): IdentityFiles | undefined {

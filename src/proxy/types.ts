@@ -309,6 +309,10 @@ export interface ProxyConfig {
   /** Files and directories of Istio networking/security resources and AccessPolicies. */
   readonly meshPaths: readonly string[];
   readonly watch: boolean;
+  /** Istio meshConfig pathNormalization (NONE, BASE, MERGE_SLASHES, DECODE_AND_MERGE_SLASHES); default BASE. */
+  readonly pathNormalization?: 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';
+  /** Istio root namespace: policies there apply mesh-wide. Default istio-system. */
+  readonly rootNamespace?: string;
   /** Absent: plaintext only (no mTLS listener or upstream can be configured). */
   readonly identity?: IdentityFiles;
   readonly listeners: readonly ListenerConfig[];

@@ -220,6 +220,30 @@ describe('ext_authz HTTP server over mutual TLS', () => {
   });
 });
 
+describe('PeerAuthentication STRICT behind a proxy', () => {
+  it('counts a trusted x-forwarded-client-cert with a URI as mutual TLS, and its absence as plaintext', async () => {
+    // Istio docs (peer-authentication): STRICT "connection is an mTLS tunnel"; a proxy that
+    // verified the client's certificate says so with x-forwarded-client-cert URI=.
+    const fixture = await makeFixture();
+    const file = join(fixture.dir, 'strict.yaml');
+    await writeFile(file, 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: strict, namespace: shop}\nspec: {mtls: {mode: STRICT}}\n');
+    const { resources, issues } = await loadResources([file]);
+    const policies = compileAccessPolicies(resources, issues);
+    expect(issues).toEqual([]);
+    const server = await startAuthzHttpServer({ policies, destination: { namespace: 'shop' }, trustForwardedClientCert: true, decisionLog: false });
+    try {
+      const viaProxy = await request(`http://${server.address}/api/items`, { headers: { 'x-forwarded-client-cert': `By=${BACKEND};URI=${FRONTEND}` } });
+      await viaProxy.body.text();
+      expect(viaProxy.statusCode).toBe(200);
+      const plaintext = await request(`http://${server.address}/api/items`);
+      await plaintext.body.text();
+      expect(plaintext.statusCode).toBe(403);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('fail closed', () => {
   let jwks: Server;
   beforeAll(async () => {

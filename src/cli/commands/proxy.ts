@@ -23,9 +23,11 @@ problems is logged as file:line:col while the previous one keeps serving.
 Options:
   --config FILE               the ProxyConfig file (required)
   --path-normalization MODE   NONE, BASE (default), MERGE_SLASHES, DECODE_AND_MERGE_SLASHES
-                              (Istio meshConfig.pathNormalization): the path that is authorised
-                              is the path that is routed and forwarded
-  --root-namespace NS         Istio root namespace for mesh-wide policies (default istio-system)
+                              (Istio meshConfig.pathNormalization; overrides the config's
+                              mesh.pathNormalization): the path that is authorised is the path
+                              that is routed and forwarded
+  --root-namespace NS         Istio root namespace for mesh-wide policies (overrides
+                              mesh.rootNamespace; default istio-system)
   --log-level LEVEL           trace, debug, info (default), warn, error
   -h, --help                  shows this help
 

@@ -65,9 +65,12 @@ export async function startProxy(config: ProxyConfig, options: StartProxyOptions
   const log = options.log ?? SILENT;
   const load = async (): Promise<{ mesh: LoadedMesh } | { issues: readonly PolicyIssue[] }> => {
     const { resources, issues } = await loadResources(config.meshPaths);
+    // Command-line options win over the config file's mesh settings.
+    const rootNamespace = options.rootNamespace ?? config.rootNamespace;
+    const pathNormalization = options.pathNormalization ?? config.pathNormalization;
     const policies = compileAccessPolicies(resources, issues, {
-      ...(options.rootNamespace ? { rootNamespace: options.rootNamespace } : {}),
-      ...(options.pathNormalization ? { pathNormalization: options.pathNormalization } : {}),
+      ...(rootNamespace ? { rootNamespace } : {}),
+      ...(pathNormalization ? { pathNormalization } : {}),
     });
     const routing = compileRouting(resources, issues);
     const snapshot = snapshotFromResources(resources, issues, { trustDomain: config.workload.trustDomain });

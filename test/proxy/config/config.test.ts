@@ -34,7 +34,7 @@ kind: ProxyConfig
 metadata: { name: payment }
 spec:
   workload: { name: payment, namespace: shop, serviceAccount: payment, labels: {app: payment, version: v1}, trustDomain: example.org }
-  mesh: { paths: [mesh], watch: false }
+  mesh: { paths: [mesh], watch: false, pathNormalization: MERGE_SLASHES, rootNamespace: mesh-root }
   identity: { cert: certs/payment.crt, key: certs/payment.key, ca: certs/ca.crt }
   listeners:
     - { name: inbound, mode: inbound, address: 127.0.0.1, port: 15006, application: http://127.0.0.1:8080 }
@@ -62,6 +62,8 @@ describe('loadProxyConfig', () => {
     });
     expect(config.meshPaths).toEqual([join(dir, 'mesh')]);
     expect(config.watch).toBe(false);
+    expect(config.pathNormalization).toBe('MERGE_SLASHES');
+    expect(config.rootNamespace).toBe('mesh-root');
     expect(config.identity).toEqual({ cert: join(dir, 'certs/payment.crt'), key: join(dir, 'certs/payment.key'), ca: join(dir, 'certs/ca.crt') });
     expect(config.listeners).toEqual([
       { name: 'inbound', mode: 'inbound', address: '127.0.0.1', port: 15006, application: 'http://127.0.0.1:8080' },
