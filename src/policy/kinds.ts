@@ -85,10 +85,29 @@ export function recognizeKind(apiVersion: unknown, kind: unknown): Recognition {
     const hint = closest ? `did you mean ${closest}?` : `known kinds: ${kinds.join(', ')}`;
     return { error: `unknown kind '${kind}' in ${group}: ${hint}`, field: 'kind' };
   }
+  const builtIn = KUBERNETES_KINDS[kind];
+  if (builtIn !== undefined && builtIn !== apiVersion) {
+    return { error: `unknown apiVersion '${apiVersion}' for ${kind}: ${kind} is a Kubernetes kind served at ${builtIn}`, field: 'apiVersion' };
+  }
   const similarGroup = groupFromTokens(apiVersion);
   const hint = similarGroup ? `: did you mean ${similarGroup}/${version}?` : '';
   return { error: `unknown apiVersion '${apiVersion}' (kind ${kind})${hint}`, field: 'apiVersion' };
 }
+
+/** Where common Kubernetes kinds are served, for a hint when one comes with a mangled apiVersion. */
+const KUBERNETES_KINDS: Readonly<Record<string, string>> = Object.freeze({
+  __proto__: null,
+  Service: 'v1',
+  Pod: 'v1',
+  Secret: 'v1',
+  ServiceAccount: 'v1',
+  Endpoints: 'v1',
+  Deployment: 'apps/v1',
+  StatefulSet: 'apps/v1',
+  DaemonSet: 'apps/v1',
+  EndpointSlice: 'discovery.k8s.io/v1',
+  Ingress: 'networking.k8s.io/v1',
+} as Record<string, string>);
 
 /** Finds a known group whose name parts all appear in a mangled apiVersion such as `Istio::networking/v1alpha3`. */
 function groupFromTokens(apiVersion: string): string | undefined {

@@ -62,7 +62,7 @@ describe('recognising kinds', () => {
       field: 'apiVersion',
     });
     expect(recognizeKind('Istio::networking/v1alpha3', 'Service')).toEqual({
-      error: "unknown apiVersion 'Istio::networking/v1alpha3' (kind Service): did you mean networking.istio.io/v1alpha3?",
+      error: "unknown apiVersion 'Istio::networking/v1alpha3' for Service: Service is a Kubernetes kind served at v1",
       field: 'apiVersion',
     });
     expect(recognizeKind('security.istio.io/v2', 'AuthorizationPolicy')).toEqual({
