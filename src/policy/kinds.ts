@@ -85,7 +85,7 @@ export function recognizeKind(apiVersion: unknown, kind: unknown): Recognition {
     const hint = closest ? `did you mean ${closest}?` : `known kinds: ${kinds.join(', ')}`;
     return { error: `unknown kind '${kind}' in ${group}: ${hint}`, field: 'kind' };
   }
-  const builtIn = KUBERNETES_KINDS[kind];
+  const builtIn = KUBERNETES_KINDS.get(kind);
   if (builtIn !== undefined && builtIn !== apiVersion) {
     return { error: `unknown apiVersion '${apiVersion}' for ${kind}: ${kind} is a Kubernetes kind served at ${builtIn}`, field: 'apiVersion' };
   }
@@ -95,19 +95,18 @@ export function recognizeKind(apiVersion: unknown, kind: unknown): Recognition {
 }
 
 /** Where common Kubernetes kinds are served, for a hint when one comes with a mangled apiVersion. */
-const KUBERNETES_KINDS: Readonly<Record<string, string>> = Object.freeze({
-  __proto__: null,
-  Service: 'v1',
-  Pod: 'v1',
-  Secret: 'v1',
-  ServiceAccount: 'v1',
-  Endpoints: 'v1',
-  Deployment: 'apps/v1',
-  StatefulSet: 'apps/v1',
-  DaemonSet: 'apps/v1',
-  EndpointSlice: 'discovery.k8s.io/v1',
-  Ingress: 'networking.k8s.io/v1',
-} as Record<string, string>);
+const KUBERNETES_KINDS: ReadonlyMap<string, string> = new Map([
+  ['Service', 'v1'],
+  ['Pod', 'v1'],
+  ['Secret', 'v1'],
+  ['ServiceAccount', 'v1'],
+  ['Endpoints', 'v1'],
+  ['Deployment', 'apps/v1'],
+  ['StatefulSet', 'apps/v1'],
+  ['DaemonSet', 'apps/v1'],
+  ['EndpointSlice', 'discovery.k8s.io/v1'],
+  ['Ingress', 'networking.k8s.io/v1'],
+]);
 
 /** Finds a known group whose name parts all appear in a mangled apiVersion such as `Istio::networking/v1alpha3`. */
 function groupFromTokens(apiVersion: string): string | undefined {

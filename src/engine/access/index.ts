@@ -47,7 +47,7 @@ export function decideAccess(policies: AccessPolicies, request: AccessRequest, o
   const failOpen = options.failOpen ?? false;
 
   // PeerAuthentication STRICT: a plaintext request never reaches the policies.
-  if (policies.peerAuthentications.length > 0) {
+  if (policies.peerAuthentications.length > 0 && request.destination?.gateway !== true) {
     const port = request.destination?.port;
     const peer = peerAuthenticationFor(policies.peerAuthentications, view.destinationNamespace, view.destinationLabels, port);
     if (peer.mode === 'STRICT' && !view.mtls) {

@@ -17,6 +17,11 @@ export interface Destination extends Peer {
   readonly namespace?: string;
   /** The Kubernetes Service the request was addressed to, for `targetRefs` of kind Service. */
   readonly service?: string;
+  /**
+   * The request arrived at a gateway's listener, not a sidecar's: PeerAuthentication, which
+   * governs connections to sidecars, does not apply (the Gateway's own TLS settings do).
+   */
+  readonly gateway?: boolean;
 }
 
 export interface RequestAttributes {

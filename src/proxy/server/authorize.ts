@@ -29,6 +29,8 @@ export interface AuthorizationInput {
   readonly destination: { readonly address: string; readonly port: number };
   readonly mtls: boolean;
   readonly sni?: string;
+  /** A gateway listener's request: PeerAuthentication does not apply. */
+  readonly gateway?: boolean;
 }
 
 export interface Authorizer {
@@ -44,7 +46,7 @@ export const DEFAULT_DECISION_TIMEOUT_MS = 2000;
 export function accessRequestFor(input: AuthorizationInput, workload: WorkloadIdentity): AccessRequest {
   return {
     source: { address: input.source.address, ...(input.source.port !== undefined ? { port: input.source.port } : {}), ...(input.source.principal ? { principal: input.source.principal } : {}) },
-    destination: { address: input.destination.address, port: input.destination.port, principal: workload.principal, namespace: workload.namespace, labels: workload.labels },
+    destination: { address: input.destination.address, port: input.destination.port, principal: workload.principal, namespace: workload.namespace, labels: workload.labels, ...(input.gateway ? { gateway: true } : {}) },
     connection: input.mtls ? { mtls: true, ...(input.source.principal ? { uri_san_peer_certificate: input.source.principal } : {}), ...(input.sni ? { requested_server_name: input.sni } : {}) } : { mtls: false },
     request: { id: input.id, method: input.method, path: input.path, host: input.authority, scheme: input.scheme, protocol: input.protocol, headers: input.headers },
   };

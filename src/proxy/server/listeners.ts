@@ -501,7 +501,7 @@ function finish(ctx: ListenerContext, listener: string, prepared: Prepared, stat
   });
 }
 
-async function authorize(ctx: ListenerContext, prepared: Prepared, port: number): Promise<AccessDecision> {
+async function authorize(ctx: ListenerContext, prepared: Prepared, port: number, gateway = false): Promise<AccessDecision> {
   const { request, connection } = prepared;
   const input: AuthorizationInput = {
     id: prepared.requestId,
@@ -515,6 +515,7 @@ async function authorize(ctx: ListenerContext, prepared: Prepared, port: number)
     destination: { address: request.req.socket?.localAddress ?? '', port },
     mtls: connection.mtls,
     ...(connection.sni ? { sni: connection.sni } : {}),
+    ...(gateway ? { gateway } : {}),
   };
   return ctx.authorizer().decide(input);
 }
@@ -645,7 +646,7 @@ async function handleGateway(config: Extract<ListenerConfig, { mode: 'gateway' }
   }
   // An edge proxy never trusts a client's x-forwarded-client-cert: it describes the verified peer or is removed.
   setForwardedClientCert(request.headers, ctx.workload.principal, connection.mtls ? { ...(connection.principal ? { uri: connection.principal } : {}), ...(connection.certificateHash ? { hash: connection.certificateHash } : {}) } : undefined);
-  const decision = await authorize(ctx, prepared, plan.port);
+  const decision = await authorize(ctx, prepared, plan.port, true);
   if (!decision.allowed) {
     finish(ctx, config.name, prepared, deny(res, decision), { decision });
     return;

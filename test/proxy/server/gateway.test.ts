@@ -50,6 +50,14 @@ spec:
   http:
   - route: [{destination: {host: ${FRONTEND}}}]
 ---
+# Istio docs (peer-authentication): PeerAuthentication "defines how traffic will be tunneled (or
+# not) to the sidecar"; a gateway's listeners follow its Gateway servers' TLS settings. STRICT in
+# the gateway's namespace must not refuse the plain (non-mutual) TLS clients of the edge.
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: shop}
+spec: {mtls: {mode: STRICT}}
+---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: edge, namespace: shop}
