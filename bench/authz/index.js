@@ -8,6 +8,8 @@ import { connect as http2Connect } from 'node:http2';
 import { connect as netConnect } from 'node:net';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import autocannon from 'autocannon';
 import { Pool } from 'undici';
 import { loadResources } from '../../dist/policy/index.js';
@@ -33,6 +35,14 @@ const SESSIONS = Number(values.sessions);
 const INFLIGHT = Number(values.inflight);
 const LOG = values.log ? 'log' : 'nolog';
 const BARS = { throughput: 0.6, addedLatencyMs: 0.2, decisionsPerSecond: 200_000, rssMB: 120 };
+
+/** The NODE_OPTIONS of the shipped Deployment (webhooks/deployment.yaml), so RSS is measured as deployed. */
+const SERVER_NODE_OPTIONS = (() => {
+  const deployment = parseYaml(readFileSync(new URL('../../webhooks/deployment.yaml', import.meta.url), 'utf8'));
+  const env = deployment.spec.template.spec.containers[0].env ?? [];
+  return (env.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '').split(' ').filter(Boolean);
+})();
+console.log(`server V8 flags (webhooks/deployment.yaml NODE_OPTIONS): ${SERVER_NODE_OPTIONS.join(' ') || 'none'}`);
 
 const policyFile = writePolicies();
 const requests = accessRequests();
@@ -65,8 +75,9 @@ async function inProcess() {
 
 // ---- servers in child processes ------------------------------------------------------
 async function startServer(mode) {
-  // BENCH_SERVER_NODE_OPTIONS (e.g. --cpu-prof) applies to the server processes only.
-  const execArgv = process.env.BENCH_SERVER_NODE_OPTIONS ? process.env.BENCH_SERVER_NODE_OPTIONS.split(' ') : [];
+  // Every server runs with the V8 flags celgate ships with (SERVER_NODE_OPTIONS), baselines too;
+  // BENCH_SERVER_NODE_OPTIONS (e.g. --cpu-prof) adds to them.
+  const execArgv = [...SERVER_NODE_OPTIONS, ...(process.env.BENCH_SERVER_NODE_OPTIONS ? process.env.BENCH_SERVER_NODE_OPTIONS.split(' ') : [])];
   const child = fork(new URL('./server.js', import.meta.url), [mode, policyFile, LOG], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
   const port = await new Promise((resolve, reject) => {
     child.once('message', (m) => resolve(m.port));

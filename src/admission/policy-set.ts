@@ -7,7 +7,7 @@ import { resolve, sep } from 'node:path';
 import { toJson } from '../cel/index.js';
 import { compileAdmissionPolicies, clusterStateFrom, type AdmissionPolicies } from '../engine/admission/index.js';
 import type { ClusterState } from '../engine/admission/types.js';
-import { loadResources, readDocuments, type PolicyIssue } from '../policy/index.js';
+import { loadResources, readDocuments, type PolicyIssue, type PolicyResource } from '../policy/index.js';
 
 export interface AdmissionPolicySet {
   readonly policies: AdmissionPolicies;
@@ -15,6 +15,24 @@ export interface AdmissionPolicySet {
   /** How many policy resources were loaded, for logs. */
   readonly resourceCount: number;
   readonly loadedAt: Date;
+  /**
+   * Problems in live (cluster) policies that did not stop the set from loading: the broken policy
+   * stays in the set and its failing expressions apply its failurePolicy, as in kube-apiserver.
+   */
+  readonly tolerated?: readonly PolicyIssue[];
+}
+
+/**
+ * Policies that come from somewhere live (the Kubernetes API, via src/k8s), not from files.
+ * `current()` is undefined until the first full sync. Issues in these resources are logged
+ * but do not refuse the set: one broken object must not block every other policy.
+ */
+export interface LivePolicySource {
+  current():
+    | { readonly resources: readonly PolicyResource[]; readonly issues: readonly PolicyIssue[]; readonly objects: readonly unknown[] }
+    | undefined;
+  /** Whether an issue's file names a live object (its issues are tolerated). */
+  owns(file: string): boolean;
 }
 
 export interface PolicySources {
@@ -22,6 +40,8 @@ export interface PolicySources {
   readonly policyPaths: readonly string[];
   /** Files holding param objects and Namespace objects (YAML/JSON, several documents, or a List). */
   readonly dataPaths?: readonly string[];
+  /** Policies, namespaces and params from the cluster, combined with the files'. */
+  readonly live?: LivePolicySource;
 }
 
 export type LoadOutcome = { readonly set: AdmissionPolicySet; readonly issues?: undefined } | { readonly set?: undefined; readonly issues: readonly PolicyIssue[] };
@@ -60,14 +80,29 @@ export async function loadPolicySet(sources: PolicySources): Promise<LoadOutcome
   // Param objects often live next to the policies that use them (policies/x/params/): files given as
   // data are not policy documents, so their kinds (ConfigMap, Namespace...) are not policy problems.
   const issues = dataPaths.length === 0 ? loaded.issues : loaded.issues.filter((issue) => !isUnder(issue.file, dataPaths));
-  const resources = loaded.resources;
+  const live = sources.live?.current();
+  if (sources.live && !live) {
+    return { issues: [{ file: 'k8s:', line: 1, column: 1, message: 'the cluster has not been fully listed yet' }] };
+  }
+  const resources = [...loaded.resources, ...(live?.resources ?? [])];
+  const liveIssues: PolicyIssue[] = [...(live?.issues ?? [])];
   const admission = resources.filter((resource) => resource.type.face === 'admission');
-  const policies = compileAdmissionPolicies(admission, issues);
+  const compileIssues: PolicyIssue[] = [];
+  const policies = compileAdmissionPolicies(admission, compileIssues);
+  for (const issue of compileIssues) (sources.live?.owns(issue.file) ? liveIssues : issues).push(issue);
   // ConfigMaps and Namespaces found among the policies are data too (params shipped beside their policies).
   const beside = resources.filter((resource) => resource.type.face === 'data').map((resource) => toJson(resource.value));
-  const objects = [...beside, ...(await loadClusterObjects(dataPaths, issues))];
+  const objects = [...beside, ...(await loadClusterObjects(dataPaths, issues)), ...(live?.objects ?? [])];
   if (issues.length > 0) return { issues: sortIssues(issues) };
-  return { set: { policies, cluster: clusterStateFrom(objects), resourceCount: admission.length, loadedAt: new Date() } };
+  return {
+    set: {
+      policies,
+      cluster: clusterStateFrom(objects),
+      resourceCount: admission.length,
+      loadedAt: new Date(),
+      ...(liveIssues.length > 0 ? { tolerated: sortIssues(liveIssues) } : {}),
+    },
+  };
 }
 
 export function sortIssues(issues: readonly PolicyIssue[]): PolicyIssue[] {

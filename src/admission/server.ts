@@ -31,6 +31,11 @@ export interface AdmissionServerOptions {
   /** How long a request may take to arrive in full, in ms (default 10 s, the webhook timeout's default). */
   readonly requestTimeoutMs?: number;
   readonly logger?: Logger;
+  /**
+   * Load the sources when created (default true). False when the sources are not ready yet
+   * (a cluster still listing): the server answers 503 on /readyz until `reload()` succeeds.
+   */
+  readonly loadOnCreate?: boolean;
   /** Called once per decided review (the decision log `celgate replay` reads). */
   readonly onDecision?: (request: AdmissionRequest, decision: AdmissionDecision, phase: AdmissionPhase) => void;
 }
@@ -52,6 +57,11 @@ export class AdmissionServer {
   #reloading: Promise<ReloadResult> | undefined;
   #reloadAgain = false;
   #watching: Watching | undefined;
+  /** Tolerated problems already logged, so an unchanged broken object is not logged on every rebuild. */
+  #loggedTolerated = new Set<string>();
+  #draining = false;
+  readonly #inFlight = new Set<object>();
+  #idle: (() => void) | undefined;
 
   constructor(options: AdmissionServerOptions) {
     this.#options = options;
@@ -128,8 +138,43 @@ export class AdmissionServer {
     }
     this.#set = outcome.set;
     this.metrics.reloaded('loaded');
-    this.log.info({ resources: outcome.set.resourceCount, paths: sources.policyPaths }, 'policy set loaded');
+    this.#logTolerated(outcome.set.tolerated ?? []);
+    this.log.info({ resources: outcome.set.resourceCount, paths: sources.policyPaths, ...(sources.live ? { cluster: true } : {}) }, 'policy set loaded');
     return { ok: true, set: outcome.set };
+  }
+
+  /** Logs each problem in a live (cluster) object once, naming the object; the rest of the set serves. */
+  #logTolerated(issues: readonly PolicyIssue[]): void {
+    const now = new Set(issues.map((issue) => formatIssue(issue)));
+    for (const line of now) {
+      if (!this.#loggedTolerated.has(line)) this.log.error({ object: line.split(':').slice(0, 2).join(':') }, `${line} (this policy's failing expressions apply its failurePolicy; the others serve)`);
+    }
+    this.#loggedTolerated = now;
+  }
+
+  /** Whether the server is draining for shutdown (readiness false). */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /**
+   * Graceful shutdown, first half: /readyz answers 503 from now on (so Kubernetes takes this
+   * replica out of the Service), and the promise resolves when no review is in flight or after
+   * `deadlineMs`, whichever is first. Call close() afterwards.
+   */
+  async drain(deadlineMs: number): Promise<{ readonly unfinished: number }> {
+    this.#draining = true;
+    if (this.#inFlight.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, deadlineMs);
+        this.#idle = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#idle = undefined;
+    }
+    return { unfinished: this.#inFlight.size };
   }
 
   /** Starts listening; resolves to the https URL (with the port actually bound). */
@@ -167,6 +212,23 @@ export class AdmissionServer {
       } catch (error) {
         done(httpError(400, `the body is not valid JSON: ${(error as Error).message}`), undefined);
       }
+    });
+
+    // Requests in flight, for drain(). A request leaves the set once, whichever hook runs.
+    const finished = (request: object): void => {
+      if (this.#inFlight.delete(request) && this.#inFlight.size === 0) this.#idle?.();
+    };
+    app.addHook('onRequest', (request, _reply, done) => {
+      this.#inFlight.add(request);
+      done();
+    });
+    app.addHook('onResponse', (request, _reply, done) => {
+      finished(request);
+      done();
+    });
+    app.addHook('onRequestAbort', (request, done) => {
+      finished(request);
+      done();
     });
 
     app.setErrorHandler((error: FastifyError, _request, reply) => {
@@ -213,7 +275,7 @@ export class AdmissionServer {
 
     app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
     app.get('/readyz', (_request, reply) =>
-      this.#set ? reply.send({ status: 'ready', loadedAt: this.#set.loadedAt.toISOString() }) : sendError(reply, 503, 'no policy set is loaded yet'),
+      this.#draining ? sendError(reply, 503, 'shutting down') : this.#set ? reply.send({ status: 'ready', loadedAt: this.#set.loadedAt.toISOString() }) : sendError(reply, 503, 'no policy set is loaded yet'),
     );
     app.get('/metrics', async (_request, reply) => {
       const text = await this.metrics.registry.metrics();
@@ -242,6 +304,6 @@ function sendError(reply: FastifyReply, status: number, message: string): Fastif
 /** Builds the server and, when it has sources, loads them once (a failed first load leaves it not ready). */
 export async function createAdmissionServer(options: AdmissionServerOptions): Promise<AdmissionServer> {
   const server = new AdmissionServer(options);
-  if (options.sources) await server.reload();
+  if (options.sources && options.loadOnCreate !== false) await server.reload();
   return server;
 }

@@ -7,6 +7,8 @@ import { createAdmissionServer } from '../../admission/index.js';
 import { ReloadableServerCredentials, startAuthzGrpcServer, startAuthzHttpServer, type AuthzServer, type GrpcTlsSettings } from '../../authz/index.js';
 import { compileAccessPolicies, type AccessPolicies, type Destination } from '../../engine/access/index.js';
 import { formatIssue, loadResources, watchPaths, type PolicyIssue } from '../../policy/index.js';
+// Types only: the Kubernetes modules (and @kubernetes/client-node, ~0.4 s to load) load with --kubernetes.
+import type { ClusterSource } from '../../k8s/cluster-source.js';
 import { admissionLogLine } from '../../testing/index.js';
 import { CertificateFileError, checkDnsName, createTlsContextSource, ensureServingCertificates, reportTlsClientErrors } from '../../pki/index.js';
 import { EXIT_OK, EXIT_USAGE, UsageError, parseCommandArgs, type Command, type ParsedArgs } from '../usage.js';
@@ -23,8 +25,22 @@ Runs, over TLS, from the same policy files:
 Policy files are watched; a changed set is loaded and swapped in whole, and a set with
 problems is rejected (each problem logged as file:line:col) while the previous set keeps serving.
 
+With --kubernetes, policies also come from the cluster: ValidatingAdmissionPolicy and
+MutatingAdmissionPolicy with their bindings (at the versions the API server offers), the param
+objects their paramKind names, Namespaces, and AccessPolicy and Istio security kinds when their
+CRDs exist; they are listed and watched, and every change rebuilds the set. /readyz is 503 until
+the first full list. A cluster policy with problems is logged (naming it as k8s:/apis/...:line)
+and does not block the other admission policies (its failing expressions apply its
+failurePolicy); access policies stay all-or-nothing (the previous set keeps serving).
+
 Options:
-  --policies PATH     policy files or directories (repeatable; default: policies)
+  --policies PATH     policy files or directories (repeatable; default: policies, or none
+                      with --kubernetes: then only the files given are read beside the cluster)
+  --kubernetes        read policies, params and namespaces from the Kubernetes API and follow them
+  --kubeconfig FILE   with --kubernetes: the kubeconfig (default: $KUBECONFIG, the Pod's service
+                      account, then ~/.kube/config)
+  --shutdown-timeout SECONDS
+                      on SIGTERM, how long in-flight requests may take to finish (default 10)
   --params PATH       param objects for bindings' paramRef (repeatable)
   --namespaces PATH   Namespace objects for namespaceSelector and namespaceObject (repeatable)
   --port N            webhook port (default 8443; 0 picks a free port)
@@ -52,10 +68,14 @@ Options:
   --log-level LEVEL   trace, debug, info (default), warn, error
   -h, --help          shows this help
 
-Stops cleanly on SIGINT and SIGTERM. Exit codes: 0 stopped, 2 usage error.`;
+Stops cleanly on SIGINT and SIGTERM: /readyz turns 503, requests in flight finish (up to
+--shutdown-timeout), then the listeners close. Exit codes: 0 stopped, 2 usage error.`;
 
 const OPTIONS = {
   policies: { type: 'string', multiple: true },
+  kubernetes: { type: 'boolean' },
+  kubeconfig: { type: 'string' },
+  'shutdown-timeout': { type: 'string' },
   params: { type: 'string', multiple: true },
   namespaces: { type: 'string', multiple: true },
   port: { type: 'string' },
@@ -83,12 +103,29 @@ interface FaceContext {
   readonly log: Logger;
   /** Where decisions are logged for `celgate replay` (--log-decisions), when asked for. */
   readonly decisions?: DestinationStream;
+  /** With --kubernetes: the cluster's policies, and a way to hear about each rebuilt snapshot. */
+  readonly cluster?: ClusterFeed;
+  /** Resolves when the process is asked to stop (a face waiting for the cluster gives up then). */
+  readonly stopping: Promise<unknown>;
+}
+
+/** The cluster source shared by the faces, with change notifications fanned out to each. */
+interface ClusterFeed {
+  readonly source: ClusterSource;
+  onChange(listener: () => void): void;
+}
+
+/** The policy paths: --policies, else `policies`, except with --kubernetes where no files is the default. */
+function policyPaths(args: ParsedArgs['values']): string[] {
+  return (args.policies as string[] | undefined) ?? (args.kubernetes === true ? [] : ['policies']);
 }
 
 interface RunningFace {
   /** One line per listener, printed for people: "admission webhook: https://..." */
   readonly describe: string;
   close(): Promise<void>;
+  /** Graceful shutdown's first half: stop being ready, let in-flight requests finish. */
+  drain?(deadlineMs: number): Promise<void>;
 }
 
 /** A server celgate serve starts. */
@@ -99,14 +136,17 @@ interface Face {
 
 const admissionFace: Face = {
   name: 'admission',
-  async start({ args, tls, log, decisions }) {
+  async start({ args, tls, log, decisions, cluster }) {
     const server = await createAdmissionServer({
       ...(decisions ? { onDecision: (request, decision, phase) => decisions.write(`${JSON.stringify(admissionLogLine(request, decision, phase))}\n`) } : {}),
       tls: tls.options,
       sources: {
-        policyPaths: (args.policies as string[] | undefined) ?? ['policies'],
+        policyPaths: policyPaths(args),
         dataPaths: [...((args.params as string[] | undefined) ?? []), ...((args.namespaces as string[] | undefined) ?? [])],
+        ...(cluster ? { live: cluster.source } : {}),
       },
+      // With the cluster, the first load waits for its first full list (not ready until then).
+      loadOnCreate: cluster === undefined,
       watch: true,
       ...(args['body-limit'] !== undefined ? { bodyLimit: positiveInteger('--body-limit', args['body-limit'] as string) } : {}),
       logger: log.child({ face: 'admission' }),
@@ -115,8 +155,16 @@ const admissionFace: Face = {
     const stopWatchingCerts = tls.watch(server.server);
     const faceLog = log.child({ face: 'admission' });
     reportTlsClientErrors(server.server, (message) => faceLog.warn(message));
+    if (cluster) {
+      void cluster.source.synced.then(() => server.reload());
+      cluster.onChange(() => void server.reload());
+    }
     return {
       describe: `admission webhook: ${url} (POST /validate, POST /mutate, GET /healthz /readyz /metrics)`,
+      async drain(deadlineMs) {
+        const { unfinished } = await server.drain(deadlineMs);
+        if (unfinished > 0) faceLog.warn({ unfinished }, 'shutdown deadline reached with admission reviews in flight');
+      },
       async close() {
         stopWatchingCerts();
         await server.close();
@@ -127,8 +175,16 @@ const admissionFace: Face = {
 
 type AccessLoad = { readonly policies: AccessPolicies; readonly issues?: undefined } | { readonly policies?: undefined; readonly issues: readonly PolicyIssue[] };
 
-async function loadAccessPolicies(paths: readonly string[], rootNamespace: string): Promise<AccessLoad> {
-  const { resources, issues } = await loadResources(paths);
+/**
+ * Access policies from the files and (with --kubernetes) the cluster. Unlike admission policies,
+ * any problem refuses the whole set, cluster objects included: dropping one broken Istio policy can
+ * widen access (a workload whose only ALLOW policy is gone allows everything), so fail closed.
+ */
+async function loadAccessPolicies(paths: readonly string[], rootNamespace: string, cluster?: ClusterSource): Promise<AccessLoad> {
+  const loaded = await loadResources(paths);
+  const live = cluster?.current();
+  const resources = [...loaded.resources, ...(live?.resources ?? [])];
+  const issues = [...loaded.issues, ...(live?.issues ?? []).filter((issue) => !/\/(validating|mutating)admissionpolic/.test(issue.file))];
   const policies = compileAccessPolicies(resources, issues, { rootNamespace });
   return issues.length > 0 ? { issues } : { policies };
 }
@@ -139,17 +195,35 @@ async function loadAccessPolicies(paths: readonly string[], rootNamespace: strin
  */
 const authzFace: Face = {
   name: 'authz',
-  async start({ args, tls, log, decisions }) {
+  async start({ args, tls, log, decisions, cluster, stopping }) {
     const httpPort = optionalPort('--authz-http-port', args['authz-http-port'] as string | undefined, 9002);
     const grpcPort = optionalPort('--authz-grpc-port', args['authz-grpc-port'] as string | undefined, 9001);
     if (httpPort === undefined && grpcPort === undefined) return { describe: 'ext_authz: off', close: async () => {} };
-    const paths = (args.policies as string[] | undefined) ?? ['policies'];
+    const paths = policyPaths(args);
     const rootNamespace = (args['root-namespace'] as string | undefined) ?? 'istio-system';
     const authzLog = log.child({ face: 'authz' });
-    const first = await loadAccessPolicies(paths, rootNamespace);
-    if (first.issues) {
-      for (const issue of first.issues) authzLog.error(formatIssue(issue));
-      throw new Error(`access policies did not load (${first.issues.length} problems; see the log)`);
+    const source = cluster?.source;
+    let changed: () => void = () => {};
+    cluster?.onChange(() => changed());
+    let first: AccessLoad;
+    if (source) {
+      // In a cluster, a bad first set is not fatal (a restart would not fix it): wait for a good one,
+      // with the ext_authz ports closed meanwhile, so Envoy fails closed.
+      if ((await Promise.race([source.synced.then(() => true), stopping.then(() => false)])) === false) return { describe: 'ext_authz: not started', close: async () => {} };
+      for (;;) {
+        first = await loadAccessPolicies(paths, rootNamespace, source);
+        if (!first.issues) break;
+        for (const issue of first.issues) authzLog.error(formatIssue(issue));
+        authzLog.error('access policies did not load; ext_authz starts when they do');
+        const next = await Promise.race([new Promise<boolean>((resolve) => (changed = () => resolve(true))), stopping.then(() => false)]);
+        if (!next) return { describe: 'ext_authz: not started', close: async () => {} };
+      }
+    } else {
+      first = await loadAccessPolicies(paths, rootNamespace);
+      if (first.issues) {
+        for (const issue of first.issues) authzLog.error(formatIssue(issue));
+        throw new Error(`access policies did not load (${first.issues.length} problems; see the log)`);
+      }
     }
     const host = (args.host as string | undefined) ?? '0.0.0.0';
     const failOpen = args['fail-open'] === true;
@@ -160,7 +234,7 @@ const authzFace: Face = {
     const stopWatchingCerts: Array<() => void> = [];
     if (httpPort !== undefined) {
       const server = await startAuthzHttpServer({
-        policies: first.policies,
+        policies: first.policies!,
         host,
         port: httpPort,
         failOpen,
@@ -183,7 +257,7 @@ const authzFace: Face = {
       const credentials = new ReloadableServerCredentials(tls.options as GrpcTlsSettings);
       stopWatchingCerts.push(tls.watch(credentials as unknown as HttpsServer));
       const server = await startAuthzGrpcServer({
-        policies: first.policies,
+        policies: first.policies!,
         host,
         port: grpcPort,
         failOpen,
@@ -194,19 +268,21 @@ const authzFace: Face = {
       servers.push(server);
       lines.push(`ext_authz gRPC: ${server.address} (envoy.service.auth.v3.Authorization/Check)`);
     }
+    const reload = (): void => {
+      void loadAccessPolicies(paths, rootNamespace, source).then((next) => {
+        if (next.issues) {
+          for (const issue of next.issues) authzLog.error(formatIssue(issue));
+          authzLog.error('access policy reload refused; the previous set keeps serving');
+          return;
+        }
+        for (const server of servers) server.setPolicies(next.policies);
+        authzLog.info('access policies reloaded');
+      });
+    };
+    changed = reload;
     const watching = watchPaths(
       paths,
-      () => {
-        void loadAccessPolicies(paths, rootNamespace).then((next) => {
-          if (next.issues) {
-            for (const issue of next.issues) authzLog.error(formatIssue(issue));
-            authzLog.error('access policy reload refused; the previous set keeps serving');
-            return;
-          }
-          for (const server of servers) server.setPolicies(next.policies);
-          authzLog.info('access policies reloaded');
-        });
-      },
+      reload,
       (path, error) => authzLog.warn({ path, err: error }, 'cannot watch policy path; changes there need a restart'),
     );
     return {
@@ -248,6 +324,12 @@ function optionalPort(flag: string, text: string | undefined, fallback: number):
 function positiveInteger(flag: string, text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} must be a positive integer, got '${text}'`);
+  return n;
+}
+
+function nonNegativeSeconds(flag: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0 || n > 3600 || text.trim() === '') throw new UsageError(`${flag} must be a number of seconds (0-3600), got '${text}'`);
   return n;
 }
 
@@ -328,6 +410,21 @@ export const serveCommand: Command = {
     optionalPort('--authz-grpc-port', parsed.values['authz-grpc-port'] as string | undefined, 9001);
     workloadOf(parsed.values);
     if (parsed.values['body-limit'] !== undefined) positiveInteger('--body-limit', parsed.values['body-limit'] as string);
+    const shutdownMs = parsed.values['shutdown-timeout'] === undefined ? 10_000 : nonNegativeSeconds('--shutdown-timeout', parsed.values['shutdown-timeout'] as string) * 1000;
+    if (parsed.values.kubeconfig !== undefined && parsed.values.kubernetes !== true) throw new UsageError('--kubeconfig needs --kubernetes');
+    let kubeConfig;
+    let k8s;
+    if (parsed.values.kubernetes === true) {
+      const [source, config] = await Promise.all([import('../../k8s/cluster-source.js'), import('../../k8s/kube-config.js')]);
+      k8s = source;
+      try {
+        kubeConfig = config.loadKubeConfig(parsed.values.kubeconfig !== undefined ? { file: parsed.values.kubeconfig as string } : {});
+      } catch (error) {
+        if (!(error instanceof config.KubeConfigError)) throw error;
+        console.error(`celgate serve: ${error.message}`);
+        return EXIT_USAGE;
+      }
+    }
     let tls: TlsSource;
     try {
       tls = await tlsSource(parsed.values, log);
@@ -340,23 +437,33 @@ export const serveCommand: Command = {
     const logFile = parsed.values['log-decisions'] as string | undefined;
     const decisions = logFile === undefined ? undefined : pino.destination({ dest: logFile, append: true, mkdir: true, sync: false });
     const signal = waitForSignal();
+    let cluster: ClusterFeed | undefined;
+    if (kubeConfig && k8s) {
+      const listeners: Array<() => void> = [];
+      const source = new k8s.ClusterSource({ config: kubeConfig, logger: log.child({ component: 'k8s' }), onChange: () => listeners.forEach((listener) => listener()) });
+      cluster = { source, onChange: (listener) => listeners.push(listener) };
+      void source.synced.then((snapshot) => log.info({ resources: snapshot.resources.length, objects: snapshot.objects.length }, 'cluster listed; serving its policies'));
+    }
     const running: RunningFace[] = [];
     try {
       for (const face of FACES) {
-        const started = await face.start({ args: parsed.values, tls, log, ...(decisions ? { decisions } : {}) });
+        const started = await face.start({ args: parsed.values, tls, log, stopping: signal, ...(decisions ? { decisions } : {}), ...(cluster ? { cluster } : {}) });
         running.push(started);
         console.log(started.describe);
       }
     } catch (error) {
       for (const face of running.reverse()) await face.close();
+      await cluster?.source.stop();
       if (error instanceof UsageError) throw error;
       const code = (error as NodeJS.ErrnoException).code;
       console.error(`celgate serve: cannot start: ${code === 'EADDRINUSE' ? 'the port is already in use' : (error as Error).message}`);
       return EXIT_USAGE;
     }
     const received = await signal;
-    log.info({ signal: received }, 'shutting down');
+    log.info({ signal: received, deadlineMs: shutdownMs }, 'shutting down: not ready, finishing requests in flight');
+    await Promise.all(running.map((face) => face.drain?.(shutdownMs)));
     for (const face of running.reverse()) await face.close();
+    await cluster?.source.stop();
     decisions?.flushSync();
     return EXIT_OK;
   },
