@@ -2,7 +2,7 @@
 // ext_authz throughput, latency, memory and in-process decision rate for celgate, against a
 // bare fastify server (answers 200) and a bare grpc-js Check server (answers OK) measured in
 // the same run. Servers run in child processes; the load generator runs here.
-// Usage: npm run build && node bench/authz/index.js [--duration S] [--rate R] [--connections N]
+// Usage: npm run build && node bench/authz/index.js [--duration S] [--rounds N] [--rate R] [--connections N]
 import { fork } from 'node:child_process';
 import { connect as http2Connect } from 'node:http2';
 import { connect as netConnect } from 'node:net';
@@ -20,6 +20,7 @@ import { accessRequests, writePolicies } from './workload.js';
 const { values } = parseArgs({
   options: {
     duration: { type: 'string', default: '6' },
+    rounds: { type: 'string', default: '3' },
     rate: { type: 'string', default: '500' },
     connections: { type: 'string', default: '64' },
     sessions: { type: 'string', default: '4' },
@@ -29,6 +30,7 @@ const { values } = parseArgs({
   },
 });
 const DURATION = Number(values.duration);
+const ROUNDS = Number(values.rounds);
 const RATE = Number(values.rate);
 const CONNECTIONS = Number(values.connections);
 const SESSIONS = Number(values.sessions);
@@ -107,9 +109,17 @@ async function compare(bareMode, authzMode, face) {
   const authz = await startServer(authzMode);
   try {
     const mismatches = await face.verify(authz.port, engine.expected);
-    const bareLoad = await face.load(bare.port);
+    // Throughput in ROUNDS alternating slices (bare, celgate, celgate, bare, ...): the machine's
+    // background load drifts, and each pair's ratio is taken from neighbouring slices.
+    const slices = { bare: [], authz: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 ? ['authz', 'bare'] : ['bare', 'authz'];
+      for (const which of order) slices[which].push(await face.load(which === 'bare' ? bare.port : authz.port, DURATION / ROUNDS));
+    }
+    const ratios = slices.authz.map((a, i) => a.requestsPerSecond / slices.bare[i].requestsPerSecond);
+    const bareLoad = { ...slices.bare[0], requestsPerSecond: median(slices.bare.map((l) => l.requestsPerSecond)) };
+    const authzLoad = { ...slices.authz[0], requestsPerSecond: median(slices.authz.map((l) => l.requestsPerSecond)), ratio: median(ratios), ratios };
     const bareRss = await bare.rssMB();
-    const authzLoad = await face.load(authz.port);
     const authzRss = await authz.rssMB();
     const clients = { bare: face.client(bare.port), authz: face.client(authz.port) };
     const latencies = { bare: [], authz: [] };
@@ -172,8 +182,8 @@ async function httpVerify(port, expected) {
   return mismatches;
 }
 
-async function httpLoad(port) {
-  const result = await autocannon({ url: `http://127.0.0.1:${port}`, connections: CONNECTIONS, duration: DURATION, requests: httpRequests });
+async function httpLoad(port, seconds) {
+  const result = await autocannon({ url: `http://127.0.0.1:${port}`, connections: CONNECTIONS, duration: seconds, requests: httpRequests });
   return { requestsPerSecond: result.requests.average, ok: result['2xx'], non2xx: result.non2xx, errors: result.errors + result.timeouts };
 }
 
@@ -247,12 +257,12 @@ async function grpcVerify(port, expected) {
   return mismatches;
 }
 
-async function grpcLoad(port) {
+async function grpcLoad(port, seconds) {
   const sessions = Array.from({ length: SESSIONS }, () => connect(`http://127.0.0.1:${port}`));
   let completed = 0;
   let failed = 0;
   let next = 0;
-  const deadline = performance.now() + DURATION * 1000;
+  const deadline = performance.now() + seconds * 1000;
   const start = performance.now();
   const worker = async (session) => {
     while (performance.now() < deadline) {
@@ -262,9 +272,9 @@ async function grpcLoad(port) {
     }
   };
   await Promise.all(sessions.flatMap((s) => Array.from({ length: INFLIGHT }, () => worker(s))));
-  const seconds = (performance.now() - start) / 1000;
+  const elapsed = (performance.now() - start) / 1000;
   for (const s of sessions) s.close();
-  return { requestsPerSecond: completed / seconds, failed };
+  return { requestsPerSecond: completed / elapsed, failed };
 }
 
 function grpcClient(port) {
@@ -275,7 +285,7 @@ function grpcClient(port) {
 // ---- run -----------------------------------------------------------------------------
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`;
 console.log(`celgate ext_authz bench — ${machine}`);
-console.log(`workload: ${requests.length} prepared requests, decision log ${LOG === 'log' ? 'on (to /dev/null)' : 'off'}; load ${DURATION}s per server; fixed rate ${RATE}/s for latency\n`);
+console.log(`workload: ${requests.length} prepared requests, decision log ${LOG === 'log' ? 'on (to /dev/null)' : 'off'}; load ${DURATION}s per server in ${ROUNDS} alternating rounds; fixed rate ${RATE}/s for latency\n`);
 
 const engine = await inProcess();
 console.log(`policies: ${engine.policies}, allowed share: ${round(engine.allowedShare * 100, 1)}%`);
@@ -302,8 +312,9 @@ for (const [name, r] of rows) {
   console.log(`${name.padEnd(24)} ${String(Math.round(r.requestsPerSecond)).padStart(7)}   ${String(round(r.p50, 3)).padStart(10)}   ${String(r.rssMB).padStart(10)}   ${notes.join('; ')}`);
 }
 const results = {
-  httpThroughputRatio: round(httpAuthz.requestsPerSecond / httpBare.requestsPerSecond),
-  grpcThroughputRatio: round(grpcAuthz.requestsPerSecond / grpcBare.requestsPerSecond),
+  // Median of the per-round ratios (neighbouring slices), not the ratio of medians.
+  httpThroughputRatio: round(httpAuthz.ratio ?? NaN),
+  grpcThroughputRatio: round(grpcAuthz.ratio ?? NaN),
   httpAddedP50Ms: round(httpAuthz.p50 - httpBare.p50, 3),
   grpcAddedP50Ms: round(grpcAuthz.p50 - grpcBare.p50, 3),
   decisionsPerSecond: Math.round(engine.decisionsPerSecond),
