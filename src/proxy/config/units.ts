@@ -2,34 +2,16 @@
  * Durations and sizes as people write them in config files: Go/Istio-style durations
  * (`1.5s`, `300ms`, `1m30s`) and Kubernetes-style quantities (`10Mi`, `1Gi`, `512k`, plain bytes).
  */
-
-const DURATION_UNITS_MS: Readonly<Record<string, number>> = {
-  ns: 1e-6,
-  us: 1e-3,
-  µs: 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-};
-
-const DURATION_PART = /(\d+(?:\.\d+)?|\.\d+)(ns|us|µs|ms|s|m|h)/y;
+import { parseDuration as parseIstioDuration } from '../routing/durations.js';
 
 /** Milliseconds of a duration string, or an error message. Fractions of a millisecond round up. */
 export function parseDuration(text: string): number | { readonly error: string } {
   const trimmed = text.trim();
   if (trimmed === '') return { error: 'empty duration (write e.g. "500ms", "2s", "1m")' };
   if (/^\d+(\.\d+)?$/.test(trimmed)) return { error: `duration "${text}" needs a unit (ms, s, m, h), e.g. "${trimmed}s"` };
-  let total = 0;
-  let at = 0;
-  DURATION_PART.lastIndex = 0;
-  while (at < trimmed.length) {
-    DURATION_PART.lastIndex = at;
-    const match = DURATION_PART.exec(trimmed);
-    if (!match) return { error: `"${text}" is not a duration (write e.g. "500ms", "1.5s", "2m", "1m30s")` };
-    total += Number(match[1]) * DURATION_UNITS_MS[match[2]!]!;
-    at = DURATION_PART.lastIndex;
-  }
+  // The same Go/Istio duration grammar the mesh resources use.
+  const total = parseIstioDuration(trimmed);
+  if (total === undefined) return { error: `"${text}" is not a duration (write e.g. "500ms", "1.5s", "2m", "1m30s")` };
   if (!Number.isFinite(total) || total > Number.MAX_SAFE_INTEGER) return { error: `duration "${text}" is too large` };
   return Math.ceil(total);
 }
