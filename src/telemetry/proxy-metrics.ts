@@ -60,7 +60,8 @@ export function createProxyMetrics(registry: Registry = new Registry()): ProxyMe
     registers,
   });
   const connections = new Gauge({ name: 'celgate_proxy_active_connections', help: 'Open downstream connections, by listener', labelNames: ['listener'] as const, registers });
-  const decisions = new Counter({ name: 'celgate_proxy_authz_decisions_total', help: 'Authorization decisions, by outcome', labelNames: ['allowed'] as const, registers });
+  // Per request too: a plain cell per outcome, made on first use (a series appears once counted, as with prom-client).
+  const decisions = new FastCounter('celgate_proxy_authz_decisions_total', 'Authorization decisions, by outcome');
   const health = new Gauge({
     name: 'celgate_proxy_upstream_health',
     help: 'Active health check state of an endpoint: 1 healthy, 0 unhealthy',
@@ -68,9 +69,11 @@ export function createProxyMetrics(registry: Registry = new Registry()): ProxyMe
     registers,
   });
 
+  registry.registerMetric(decisions as unknown as Metric);
+
   /** listener → destination → {duration, route → subset → status → count}. */
   const tree = new Map<string, Map<string, { readonly duration: HistogramCell; readonly routes: Map<string, Map<string, Map<number, { value: number }>>> }>>();
-  const decisionChildren = [decisions.labels('false'), decisions.labels('true')] as const;
+  const decisionCells: [{ value: number } | undefined, { value: number } | undefined] = [undefined, undefined];
 
   const metrics: ProxyMetrics = {
     registry,
@@ -112,7 +115,8 @@ export function createProxyMetrics(registry: Registry = new Registry()): ProxyMe
       connections.dec({ listener });
     },
     authzDecision(allowed) {
-      decisionChildren[allowed ? 1 : 0].inc();
+      const index = allowed ? 1 : 0;
+      (decisionCells[index] ??= decisions.cell(allowed ? 'true' : 'false', () => ({ allowed: allowed ? 'true' : 'false' }))).value++;
     },
     upstreamHealth(cluster, endpoint, healthy) {
       health.labels(cluster, endpoint).set(healthy ? 1 : 0);

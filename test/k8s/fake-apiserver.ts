@@ -14,7 +14,7 @@
  *   whose object is a Status with code 410 (reason Expired), and the stream ends ("clients must handle
  *   the case by recognizing the status code 410 Gone, clearing their local cache, performing a list");
  * - create (POST, 409 AlreadyExists), get, update (PUT; a stale metadata.resourceVersion is a 409
- *   Conflict — the optimistic concurrency Leases rely on), patch (merge-patch or JSON patch), delete;
+ *   Conflict — the optimistic concurrency Leases rely on), PUT .../NAME/status (only .status changes), patch (merge-patch or JSON patch), delete;
  *   every write increments one global resourceVersion and records an event;
  * - SubjectAccessReview create, answered from RBAC-like rules the TEST configures (`authorize(...)`).
  *
@@ -353,6 +353,19 @@ export class FakeApiServer {
     return clone(next);
   }
 
+  /**
+   * PUT .../status: "the main resource's spec is ignored, only the status is applied" (API
+   * conventions, subresources); the sent resourceVersion is still a precondition (409 when stale).
+   */
+  #updateStatus(type: ResourceType, namespace: string | undefined, name: string, input: KubeObject): KubeObject {
+    const current = this.#objects.get(this.#key(type, namespace, name));
+    if (!current) throw new ApiError(404, 'NotFound', `${type.plural} "${name}" not found`);
+    const sent = input.metadata?.resourceVersion;
+    const next: KubeObject = { ...clone(current), status: clone(input.status), metadata: { ...clone(current.metadata), resourceVersion: sent ?? current.metadata!.resourceVersion } };
+    if (input.status === undefined) delete next.status;
+    return this.#update(type, next, namespace, name);
+  }
+
   #patch(type: ResourceType, namespace: string | undefined, name: string, patch: unknown): KubeObject {
     const current = this.#objects.get(this.#key(type, namespace, name));
     if (!current) throw new ApiError(404, 'NotFound', `${type.plural} "${name}" not found`);
@@ -443,7 +456,9 @@ export class FakeApiServer {
       rest = rest.slice(2);
     }
     const type = served.find((t) => t.plural === rest[0]);
-    if (!type || rest.length > 2) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    // The status subresource (PLURAL/NAME/status): GET, and PUT that changes only .status.
+    const subresource = rest.length === 3 && rest[2] === 'status' ? 'status' : undefined;
+    if (!type || (rest.length > 2 && !subresource)) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     if (namespace !== undefined && !type.namespaced) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     const name = rest[1];
 
@@ -464,6 +479,10 @@ export class FakeApiServer {
       }
       if (method === 'POST') return json(response, 201, this.#create(type, asObject(body), type.namespaced ? (namespace ?? (asObject(body).metadata?.namespace as string | undefined)) : undefined));
       throw new ApiError(405, 'MethodNotAllowed', `${method} is not allowed on a collection`);
+    }
+    if (subresource) {
+      if (method === 'PUT') return json(response, 200, this.#updateStatus(type, namespace, name, asObject(body)));
+      if (method !== 'GET') throw new ApiError(405, 'MethodNotAllowed', `${method} is not allowed on the status subresource`);
     }
     switch (method) {
       case 'GET': {

@@ -114,6 +114,21 @@ describe('webhooks/ manifests', () => {
     expect(readFileSync(join(WEBHOOKS, 'kustomization.yaml'), 'utf8')).toMatch(/#\s*- rbac-registration\.yaml/);
   });
 
+  test('the Deployment runs serve --kubernetes with its token, its pod name and namespace, and the mounted policy files', () => {
+    const deployment = find('Deployment', 'celgate');
+    const pod = deployment.spec.template.spec;
+    const container = pod.containers[0];
+    expect(container.args.slice(0, 2)).toEqual(['serve', '--kubernetes']);
+    expect(container.args[container.args.indexOf('--policies') + 1]).toBe(pod.containers[0].volumeMounts.find((m: Doc) => m.name === 'policies').mountPath);
+    expect(container.args).not.toContain('--register-webhooks'); // the static configurations stay the default
+    // Kubernetes (service accounts): the pod spec's automountServiceAccountToken takes precedence over the account's.
+    expect(pod.automountServiceAccountToken).toBe(true);
+    expect(pod.serviceAccountName).toBe(find('ServiceAccount', 'celgate').metadata.name);
+    const env = Object.fromEntries(container.env.map((e: Doc) => [e.name, e.valueFrom?.fieldRef?.fieldPath ?? e.value]));
+    expect(env).toMatchObject({ POD_NAME: 'metadata.name', POD_NAMESPACE: 'metadata.namespace' });
+    expect(env.NODE_OPTIONS).toContain('--max-old-space-size=');
+  });
+
   test('the HorizontalPodAutoscaler (autoscaling/v2) scales the celgate Deployment and keeps two replicas', () => {
     const hpa = find('HorizontalPodAutoscaler', 'celgate');
     expect(hpa.apiVersion).toBe('autoscaling/v2');

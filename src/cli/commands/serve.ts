@@ -1,14 +1,21 @@
 /** `celgate serve`: run celgate's servers (the admission webhook and the ext_authz faces) over TLS. */
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { Server as HttpsServer, ServerOptions as HttpsOptions } from 'node:https';
 import { hostname } from 'node:os';
 import { pino, type DestinationStream, type Logger } from 'pino';
-import { createAdmissionServer } from '../../admission/index.js';
+import { createAdmissionServer, type AdmissionPolicySet } from '../../admission/index.js';
+import { toJson } from '../../cel/index.js';
 import { ReloadableServerCredentials, startAuthzGrpcServer, startAuthzHttpServer, type AuthzServer, type GrpcTlsSettings } from '../../authz/index.js';
 import { compileAccessPolicies, type AccessPolicies, type Destination } from '../../engine/access/index.js';
 import { formatIssue, loadResources, watchPaths, type PolicyIssue } from '../../policy/index.js';
 // Types only: the Kubernetes modules (and @kubernetes/client-node, ~0.4 s to load) load with --kubernetes.
+import type { KubeConfig, V1ValidatingAdmissionPolicy } from '@kubernetes/client-node';
 import type { ClusterSource } from '../../k8s/cluster-source.js';
+import type { SubjectAccessReviewAuthorizer } from '../../k8s/authorizer.js';
+import type { LeaderElector } from '../../k8s/leader-election.js';
+import type { PolicyProblem } from '../../k8s/status.js';
+import type { WebhookEndpoint } from '../../k8s/registration.js';
 import { admissionLogLine } from '../../testing/index.js';
 import { CertificateFileError, checkDnsName, createTlsContextSource, ensureServingCertificates, reportTlsClientErrors } from '../../pki/index.js';
 import { EXIT_OK, EXIT_USAGE, UsageError, parseCommandArgs, type Command, type ParsedArgs } from '../usage.js';
@@ -32,6 +39,11 @@ CRDs exist; they are listed and watched, and every change rebuilds the set. /rea
 the first full list. A cluster policy with problems is logged (naming it as k8s:/apis/...:line)
 and does not block the other admission policies (its failing expressions apply its
 failurePolicy); access policies stay all-or-nothing (the previous set keeps serving).
+In this mode CEL's \`authorizer\` asks the API server (SubjectAccessReviews, cached 10 s), and
+the replicas elect a leader (Lease \`celgate\` in $POD_NAMESPACE, else the service account's
+namespace, else celgate; identity $POD_NAME, else HOST-PID) that sets the condition
+celgate.dev/Compiled=False on ValidatingAdmissionPolicies celgate cannot compile and, with
+--register-webhooks, keeps the webhook configurations current.
 
 Options:
   --policies PATH     policy files or directories (repeatable; default: policies, or none
@@ -39,6 +51,20 @@ Options:
   --kubernetes        read policies, params and namespaces from the Kubernetes API and follow them
   --kubeconfig FILE   with --kubernetes: the kubeconfig (default: $KUBECONFIG, the Pod's service
                       account, then ~/.kube/config)
+  --register-webhooks with --kubernetes: the leader creates and updates the
+                      ValidatingWebhookConfiguration and MutatingWebhookConfiguration \`celgate\`,
+                      their rules the union of the bound policies' resourceRules and their caBundle
+                      the CA of the serving certificate (off by default: webhooks/ has static ones)
+  --webhook-service NS/NAME
+                      the Service the API server calls, port 443 (default celgate/celgate)
+  --webhook-url URL   instead of a Service: the https base URL (/validate and /mutate appended)
+  --webhook-failure-policy Fail|Ignore
+                      the webhooks' failurePolicy (default Fail)
+  --webhook-timeout SECONDS
+                      the webhooks' timeoutSeconds, 1-30 (default 5)
+  --webhook-ca-bundle FILE
+                      the CA certificate (PEM) written as caBundle (default: ca.crt of --certs;
+                      required with --tls-cert)
   --shutdown-timeout SECONDS
                       on SIGTERM, how long in-flight requests may take to finish (default 10)
   --params PATH       param objects for bindings' paramRef (repeatable)
@@ -75,6 +101,12 @@ const OPTIONS = {
   policies: { type: 'string', multiple: true },
   kubernetes: { type: 'boolean' },
   kubeconfig: { type: 'string' },
+  'register-webhooks': { type: 'boolean' },
+  'webhook-service': { type: 'string' },
+  'webhook-url': { type: 'string' },
+  'webhook-failure-policy': { type: 'string' },
+  'webhook-timeout': { type: 'string' },
+  'webhook-ca-bundle': { type: 'string' },
   'shutdown-timeout': { type: 'string' },
   params: { type: 'string', multiple: true },
   namespaces: { type: 'string', multiple: true },
@@ -113,6 +145,10 @@ interface FaceContext {
 interface ClusterFeed {
   readonly source: ClusterSource;
   onChange(listener: () => void): void;
+  /** CEL `authorizer` checks as SubjectAccessReviews. */
+  readonly authorizer: SubjectAccessReviewAuthorizer;
+  /** The admission face reports each set it swaps in (the leader writes status and registrations). */
+  admissionSetLoaded(set: AdmissionPolicySet): void;
 }
 
 /** The policy paths: --policies, else `policies`, except with --kubernetes where no files is the default. */
@@ -145,6 +181,7 @@ const admissionFace: Face = {
         dataPaths: [...((args.params as string[] | undefined) ?? []), ...((args.namespaces as string[] | undefined) ?? [])],
         ...(cluster ? { live: cluster.source } : {}),
       },
+      ...(cluster ? { authorizer: cluster.authorizer, onLoaded: (set: AdmissionPolicySet) => cluster.admissionSetLoaded(set) } : {}),
       // With the cluster, the first load waits for its first full list (not ready until then).
       loadOnCreate: cluster === undefined,
       watch: true,
@@ -343,6 +380,8 @@ function port(text: string | undefined, fallback: number, flag = '--port'): numb
 /** TLS settings for the listeners, and a way to follow certificate rotation on disk. */
 interface TlsSource {
   readonly options: HttpsOptions;
+  /** The CA that signed the serving certificate, when celgate manages it (--certs). */
+  readonly caFile?: string;
   watch(server: HttpsServer): () => void;
 }
 
@@ -360,7 +399,7 @@ async function tlsSource(args: ParsedArgs['values'], log: Logger): Promise<TlsSo
   const keyFile = args['tls-key'] as string | undefined;
   const clientCaFile = args['client-ca'] as string | undefined;
   if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
-  let files: { certFile: string; keyFile: string };
+  let files: { certFile: string; keyFile: string; caFile?: string };
   if (certFile !== undefined && keyFile !== undefined) {
     files = { certFile, keyFile };
   } else {
@@ -374,7 +413,194 @@ async function tlsSource(args: ParsedArgs['values'], log: Logger): Promise<TlsSo
     files = ensured;
   }
   const source = createTlsContextSource({ certFile: files.certFile, keyFile: files.keyFile, ...(clientCaFile !== undefined ? { clientCaFile } : {}) });
-  return { options: source.options, watch: (server) => source.watch(server as unknown as Parameters<typeof source.watch>[0]) };
+  return { options: source.options, ...(files.caFile !== undefined ? { caFile: files.caFile } : {}), watch: (server) => source.watch(server as unknown as Parameters<typeof source.watch>[0]) };
+}
+
+// --- Kubernetes: the cluster source, the SubjectAccessReview authorizer, leader election and the
+// leader's duties (status conditions, webhook registration) -----------------------------------
+
+/** --register-webhooks and its settings, checked before anything starts. */
+interface RegistrationSettings {
+  readonly endpoint: WebhookEndpoint;
+  readonly failurePolicy: 'Fail' | 'Ignore';
+  readonly timeoutSeconds: number;
+  /** --webhook-ca-bundle, when given (else the CA of --certs). */
+  readonly caFile?: string;
+}
+
+const WEBHOOK_FLAGS = ['webhook-service', 'webhook-url', 'webhook-failure-policy', 'webhook-timeout', 'webhook-ca-bundle'] as const;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+function registrationSettings(args: ParsedArgs['values']): RegistrationSettings | undefined {
+  if (args['register-webhooks'] !== true) {
+    const stray = WEBHOOK_FLAGS.find((flag) => args[flag] !== undefined);
+    if (stray) throw new UsageError(`--${stray} needs --register-webhooks`);
+    return undefined;
+  }
+  if (args.kubernetes !== true) throw new UsageError('--register-webhooks needs --kubernetes');
+  const service = args['webhook-service'] as string | undefined;
+  const url = args['webhook-url'] as string | undefined;
+  if (service !== undefined && url !== undefined) throw new UsageError('give --webhook-service or --webhook-url, not both');
+  let endpoint: WebhookEndpoint;
+  if (url !== undefined) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new UsageError(`--webhook-url: '${url}' is not a URL`);
+    }
+    // admissionregistration/v1 WebhookClientConfig.url: "The scheme must be https", no query or fragment.
+    if (parsed.protocol !== 'https:' || parsed.search || parsed.hash || parsed.username) throw new UsageError(`--webhook-url must be https without user, query or fragment, got '${url}'`);
+    endpoint = { url };
+  } else {
+    const [namespace, name, extra] = (service ?? 'celgate/celgate').split('/');
+    if (extra !== undefined || !namespace || !name || !DNS_LABEL.test(namespace) || !DNS_LABEL.test(name)) {
+      throw new UsageError(`--webhook-service: expected NAMESPACE/NAME of a Service, got '${service}'`);
+    }
+    endpoint = { service: { namespace, name, port: 443 } };
+  }
+  const failurePolicy = (args['webhook-failure-policy'] as string | undefined) ?? 'Fail';
+  if (failurePolicy !== 'Fail' && failurePolicy !== 'Ignore') throw new UsageError(`--webhook-failure-policy must be Fail or Ignore, got '${failurePolicy}'`);
+  const timeoutText = (args['webhook-timeout'] as string | undefined) ?? '5';
+  const timeoutSeconds = Number(timeoutText);
+  // The API server accepts timeoutSeconds from 1 to 30.
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1 || timeoutSeconds > 30) throw new UsageError(`--webhook-timeout must be a whole number of seconds from 1 to 30, got '${timeoutText}'`);
+  if (args['tls-cert'] !== undefined && args['webhook-ca-bundle'] === undefined) {
+    throw new UsageError('--register-webhooks with --tls-cert needs --webhook-ca-bundle FILE: the CA that signed the serving certificate, written as caBundle');
+  }
+  const caFile = args['webhook-ca-bundle'] as string | undefined;
+  return { endpoint, failurePolicy, timeoutSeconds, ...(caFile !== undefined ? { caFile } : {}) };
+}
+
+const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+/** Who this replica is in the leader election, and where the Lease lives. */
+function leaseLocation(env: NodeJS.ProcessEnv = process.env): { readonly identity: string; readonly namespace: string } {
+  const identity = env.POD_NAME || `${hostname()}-${process.pid}`;
+  let namespace = env.POD_NAMESPACE;
+  if (!namespace) {
+    try {
+      namespace = readFileSync(SERVICE_ACCOUNT_NAMESPACE, 'utf8').trim();
+    } catch {
+      namespace = undefined;
+    }
+  }
+  return { identity, namespace: namespace || 'celgate' };
+}
+
+/** `k8s:/apis/admissionregistration.k8s.io/VERSION/validatingadmissionpolicies/NAME` → NAME. */
+const VAP_FILE = /^k8s:\/apis\/admissionregistration\.k8s\.io\/[^/]+\/validatingadmissionpolicies\/([^/]+)$/;
+
+/** Each cluster ValidatingAdmissionPolicy's problems in a loaded set, by name. */
+function clusterPolicyProblems(issues: readonly PolicyIssue[]): Map<string, PolicyProblem[]> {
+  const problems = new Map<string, PolicyProblem[]>();
+  for (const issue of issues) {
+    const name = VAP_FILE.exec(issue.file)?.[1];
+    if (name === undefined) continue;
+    const list = problems.get(name) ?? [];
+    list.push({ ...(issue.field ? { field: issue.field } : {}), message: issue.message });
+    problems.set(name, list);
+  }
+  return problems;
+}
+
+interface KubernetesRuntime {
+  readonly feed: ClusterFeed;
+  /** SIGTERM's first step: release the Lease so another replica leads at once. */
+  stepDown(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function startKubernetes(config: KubeConfig, log: Logger, registration: (RegistrationSettings & { readonly caFile: string }) | undefined): Promise<KubernetesRuntime> {
+  const [{ ClusterSource }, { createSubjectAccessReviewDecider }, { startLeaderElection }, { createStatusWriter }, { createWebhookRegistrar }, { createLeaderDuties }, client] = await Promise.all([
+    import('../../k8s/cluster-source.js'),
+    import('../../k8s/authorizer.js'),
+    import('../../k8s/leader-election.js'),
+    import('../../k8s/status.js'),
+    import('../../k8s/registration.js'),
+    import('../../k8s/leader-duties.js'),
+    import('@kubernetes/client-node'),
+  ]);
+  const k8sLog = log.child({ component: 'k8s' });
+  const admissionApi = config.makeApiClient(client.AdmissionregistrationV1Api);
+  let caPem = registration ? readFileSync(registration.caFile, 'utf8') : '';
+  // Built first: a bad caBundle or URL is a usage error before anything starts.
+  const registrar = registration
+    ? createWebhookRegistrar(admissionApi, {
+        caPem,
+        endpoint: registration.endpoint,
+        failurePolicy: registration.failurePolicy,
+        timeoutSeconds: registration.timeoutSeconds,
+        onReconciled: (result) => {
+          if (result.validating !== 'unchanged' || result.mutating !== 'unchanged') k8sLog.info(result, 'webhook configurations reconciled');
+        },
+        onError: (error) => k8sLog.error({ err: error.message }, 'webhook registration failed; retrying'),
+      })
+    : undefined;
+
+  const listeners: Array<() => void> = [];
+  const source = new ClusterSource({ config, logger: k8sLog, onChange: () => listeners.forEach((listener) => listener()) });
+  void source.synced.then((snapshot) => log.info({ resources: snapshot.resources.length, objects: snapshot.objects.length }, 'cluster listed; serving its policies'));
+
+  let elector: LeaderElector | undefined;
+  const isLeader = (): boolean => elector?.isLeader() ?? false;
+  const duties = createLeaderDuties({
+    isLeader,
+    clusterPolicies: () => source.objectsOf('admissionregistration.k8s.io', 'ValidatingAdmissionPolicy') as V1ValidatingAdmissionPolicy[],
+    status: createStatusWriter(admissionApi, { isLeader, onError: (error) => k8sLog.warn({ err: error.message }, 'policy status not written') }),
+    ...(registrar
+      ? {
+          register: async (documents: readonly unknown[]) => {
+            // The CA file is re-read each time: a rotated CA reaches caBundle with the next change.
+            const pem = readFileSync(registration!.caFile, 'utf8');
+            if (pem !== caPem) {
+              caPem = pem;
+              await registrar.setCaPem(pem);
+            }
+            await registrar.update(documents);
+          },
+        }
+      : {}),
+    onStatusWritten: (names) => k8sLog.info({ policies: names }, 'policy status conditions written'),
+    onError: (error) => k8sLog.warn({ err: error.message }, 'leader duty failed'),
+  });
+
+  const lease = leaseLocation();
+  elector = startLeaderElection(config.makeApiClient(client.CoordinationV1Api), {
+    namespace: lease.namespace,
+    name: 'celgate',
+    identity: lease.identity,
+    onStartedLeading: () => {
+      k8sLog.info({ identity: lease.identity, lease: `${lease.namespace}/celgate` }, 'elected leader');
+      duties.startedLeading();
+    },
+    onStoppedLeading: () => k8sLog.info({ identity: lease.identity }, 'no longer the leader'),
+    onNewLeader: (holder) => k8sLog.info({ leader: holder || '(none)' }, 'leader observed'),
+    onError: (error) => k8sLog.warn({ err: error.message }, 'leader election attempt failed'),
+  });
+
+  const feed: ClusterFeed = {
+    source,
+    onChange: (listener) => listeners.push(listener),
+    authorizer: createSubjectAccessReviewDecider(config.makeApiClient(client.AuthorizationV1Api)),
+    admissionSetLoaded: (set) =>
+      duties.served({
+        documents: registrar ? set.resources.map((resource) => toJson(resource.value)) : [],
+        problems: clusterPolicyProblems(set.tolerated ?? []),
+      }),
+  };
+  let steppedDown: Promise<void> | undefined;
+  const stepDown = (): Promise<void> => (steppedDown ??= elector.stop());
+  return {
+    feed,
+    stepDown,
+    async stop() {
+      await stepDown();
+      duties.close();
+      registrar?.close();
+      await source.stop();
+    },
+  };
 }
 
 function waitForSignal(): Promise<NodeJS.Signals> {
@@ -412,11 +638,10 @@ export const serveCommand: Command = {
     if (parsed.values['body-limit'] !== undefined) positiveInteger('--body-limit', parsed.values['body-limit'] as string);
     const shutdownMs = parsed.values['shutdown-timeout'] === undefined ? 10_000 : nonNegativeSeconds('--shutdown-timeout', parsed.values['shutdown-timeout'] as string) * 1000;
     if (parsed.values.kubeconfig !== undefined && parsed.values.kubernetes !== true) throw new UsageError('--kubeconfig needs --kubernetes');
-    let kubeConfig;
-    let k8s;
+    const registration = registrationSettings(parsed.values);
+    let kubeConfig: KubeConfig | undefined;
     if (parsed.values.kubernetes === true) {
-      const [source, config] = await Promise.all([import('../../k8s/cluster-source.js'), import('../../k8s/kube-config.js')]);
-      k8s = source;
+      const config = await import('../../k8s/kube-config.js');
       try {
         kubeConfig = config.loadKubeConfig(parsed.values.kubeconfig !== undefined ? { file: parsed.values.kubeconfig as string } : {});
       } catch (error) {
@@ -437,13 +662,21 @@ export const serveCommand: Command = {
     const logFile = parsed.values['log-decisions'] as string | undefined;
     const decisions = logFile === undefined ? undefined : pino.destination({ dest: logFile, append: true, mkdir: true, sync: false });
     const signal = waitForSignal();
-    let cluster: ClusterFeed | undefined;
-    if (kubeConfig && k8s) {
-      const listeners: Array<() => void> = [];
-      const source = new k8s.ClusterSource({ config: kubeConfig, logger: log.child({ component: 'k8s' }), onChange: () => listeners.forEach((listener) => listener()) });
-      cluster = { source, onChange: (listener) => listeners.push(listener) };
-      void source.synced.then((snapshot) => log.info({ resources: snapshot.resources.length, objects: snapshot.objects.length }, 'cluster listed; serving its policies'));
+    let kubernetes: KubernetesRuntime | undefined;
+    if (kubeConfig) {
+      const caFile = registration?.caFile ?? tls.caFile;
+      if (registration && caFile === undefined) throw new UsageError('--register-webhooks needs --webhook-ca-bundle FILE (the CA of the serving certificate)');
+      try {
+        kubernetes = await startKubernetes(kubeConfig, log, registration && caFile !== undefined ? { ...registration, caFile } : undefined);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        const unreadable = code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR';
+        if (!unreadable && !(error as Error).message.startsWith('webhook registration:')) throw error;
+        console.error(`celgate serve: ${unreadable ? `cannot read the webhook CA bundle ${caFile}: ` : ''}${(error as Error).message}`);
+        return EXIT_USAGE;
+      }
     }
+    const cluster = kubernetes?.feed;
     const running: RunningFace[] = [];
     try {
       for (const face of FACES) {
@@ -453,7 +686,7 @@ export const serveCommand: Command = {
       }
     } catch (error) {
       for (const face of running.reverse()) await face.close();
-      await cluster?.source.stop();
+      await kubernetes?.stop();
       if (error instanceof UsageError) throw error;
       const code = (error as NodeJS.ErrnoException).code;
       console.error(`celgate serve: cannot start: ${code === 'EADDRINUSE' ? 'the port is already in use' : (error as Error).message}`);
@@ -461,9 +694,10 @@ export const serveCommand: Command = {
     }
     const received = await signal;
     log.info({ signal: received, deadlineMs: shutdownMs }, 'shutting down: not ready, finishing requests in flight');
-    await Promise.all(running.map((face) => face.drain?.(shutdownMs)));
+    // The Lease is released while requests drain, so another replica takes over the leader's duties at once.
+    await Promise.all([...running.map((face) => face.drain?.(shutdownMs)), kubernetes?.stepDown()]);
     for (const face of running.reverse()) await face.close();
-    await cluster?.source.stop();
+    await kubernetes?.stop();
     decisions?.flushSync();
     return EXIT_OK;
   },

@@ -13,14 +13,23 @@ import { HostIndex, requestHostCandidates, stripPort } from './hosts.js';
 import { type MatchInput, describeHttpMatch, parseQuery, testHttpMatch } from './http-match.js';
 import type { RoutingRoute } from './http-route.js';
 import { pickIndex } from './destinations.js';
+import { PathIndex } from './path-index.js';
 import type { CompiledVirtualService } from './virtual-service.js';
 
 /** RouteRequest may carry the scheme (`http`/`https`) for `match.scheme`; else `:scheme` or `x-forwarded-proto`, else http. */
 export type RoutingRequest = RouteRequest & { readonly scheme?: string };
 
+/** Distinct authorities remembered per route table before the host cache starts over. */
+const MAX_CACHED_HOSTS = 4096;
+
 export class CompiledRouteTable implements RouteTable {
   /** One host index per gateway, so a host bound only on other gateways never hides a wildcard bound on this one. */
   private readonly byGateway = new Map<string, HostIndex<readonly CompiledVirtualService[]>>();
+  /** Each VirtualService's http routes by the path's first segment. */
+  private readonly paths = new Map<CompiledVirtualService, PathIndex>();
+  /** Host lookups by gateway, namespace and authority (bounded: cleared when full). */
+  private readonly boundCache = new Map<string, Map<string, Map<string, readonly CompiledVirtualService[] | null>>>();
+  private boundCacheSize = 0;
 
   constructor(private readonly virtualServices: readonly CompiledVirtualService[]) {
     const hostsByGateway = new Map<string, Map<string, CompiledVirtualService[]>>();
@@ -36,16 +45,37 @@ export class CompiledRouteTable implements RouteTable {
       }
     }
     for (const [gateway, byHost] of hostsByGateway) this.byGateway.set(gateway, new HostIndex(byHost));
+    for (const vs of virtualServices) this.paths.set(vs, new PathIndex(vs.http));
+  }
+
+  /** The VirtualServices bound to the request's host on its gateway. */
+  private bound(request: RoutingRequest): readonly CompiledVirtualService[] | undefined {
+    let byNamespace = this.boundCache.get(request.gateway);
+    if (!byNamespace) this.boundCache.set(request.gateway, (byNamespace = new Map()));
+    let byAuthority = byNamespace.get(request.namespace);
+    if (!byAuthority) byNamespace.set(request.namespace, (byAuthority = new Map()));
+    const cached = byAuthority.get(request.authority);
+    if (cached !== undefined) return cached ?? undefined;
+    const index = this.byGateway.get(request.gateway);
+    const found = index?.lookup(requestHostCandidates(stripPort(request.authority), request.namespace));
+    if (this.boundCacheSize >= MAX_CACHED_HOSTS) {
+      for (const namespaces of this.boundCache.values()) for (const authorities of namespaces.values()) authorities.clear();
+      this.boundCacheSize = 0;
+    }
+    byAuthority.set(request.authority, found ?? null);
+    this.boundCacheSize++;
+    return found;
   }
 
   route(request: RoutingRequest): RouteMatch | undefined {
-    const index = this.byGateway.get(request.gateway);
-    if (!index) return undefined;
-    const bound = index.lookup(requestHostCandidates(stripPort(request.authority), request.namespace));
+    const bound = this.bound(request);
     if (!bound) return undefined;
     const input = matchInput(request);
     for (const vs of bound) {
-      for (const { matches, route } of vs.http) {
+      const http = vs.http;
+      const candidates = this.paths.get(vs)!.candidates(input.path);
+      for (let c = 0; c < candidates.length; c++) {
+        const { matches, route } = http[candidates[c]!]!;
         if (matches.length === 0) {
           if (!vs.gateways.has(request.gateway)) continue;
           return input.path.startsWith('/') ? { route, matchedPrefix: '/' } : { route };

@@ -4,10 +4,9 @@
  * so the listener treats them alike: deny ⇒ the decision's status, headers and body; allow ⇒
  * add its headers, remove headersToRemove, and take its route hint.
  */
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { Pool } from 'undici';
 import { AuthzDecider, failureDecision } from '../../authz/decider.js';
-import { authorizationService } from '../../authz/grpc-server.js';
 import type { AccessPolicies } from '../../engine/access/index.js';
 import type { AccessDecision, AccessRequest } from '../../engine/access/types.js';
 import type { AuthorizationConfig, WorkloadIdentity } from '../types.js';
@@ -166,13 +165,32 @@ interface WireCheckResponse {
 }
 
 /** Envoy's grpc_service ext_authz (envoy.service.auth.v3.Authorization/Check), plaintext or `https://` for TLS. */
+type CheckClient = grpc.Client & { Check(request: object, options: grpc.CallOptions, callback: CheckCallback): void };
+
+/**
+ * @grpc/grpc-js and the ext_authz protos are loaded only here (~19 MB of a proxy's idle memory),
+ * so a proxy deciding in-process or over HTTP never pays for them.
+ */
 function grpcAuthorizer(config: RemoteAuthorizationConfig, workload: WorkloadIdentity): Authorizer {
   const url = new URL(config.url.includes('://') ? config.url : `grpc://${config.url}`);
-  const credentials = url.protocol === 'https:' || url.protocol === 'grpcs:' ? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
-  const Client = grpc.makeGenericClientConstructor(authorizationService() as grpc.ServiceDefinition, 'Authorization');
-  const client = new Client(url.host, credentials, { 'grpc.keepalive_time_ms': 30_000 }) as unknown as grpc.Client & { Check(request: object, options: grpc.CallOptions, callback: CheckCallback): void };
+  const connecting = (async (): Promise<CheckClient> => {
+    const [grpcJs, { authorizationService }] = await Promise.all([import('@grpc/grpc-js'), import('../../authz/grpc-server.js')]);
+    const credentials = url.protocol === 'https:' || url.protocol === 'grpcs:' ? grpcJs.credentials.createSsl() : grpcJs.credentials.createInsecure();
+    const Client = grpcJs.makeGenericClientConstructor(authorizationService() as grpc.ServiceDefinition, 'Authorization');
+    return new Client(url.host, credentials, { 'grpc.keepalive_time_ms': 30_000 }) as unknown as CheckClient;
+  })();
+  connecting.catch(() => {});
+  let client: CheckClient | undefined;
   return {
-    decide(input) {
+    async decide(input) {
+      if (!client) {
+        try {
+          client = await connecting;
+        } catch (error) {
+          return failureDecision(input.id, config.failOpen, `ext_authz ${config.url}: ${(error as Error).message}`);
+        }
+      }
+      const ready = client;
       const request = {
         attributes: {
           source: { address: { socket_address: { address: input.source.address, port_value: input.source.port ?? 0 } }, ...(input.source.principal ? { principal: input.source.principal } : {}) },
@@ -185,14 +203,14 @@ function grpcAuthorizer(config: RemoteAuthorizationConfig, workload: WorkloadIde
         },
       };
       return new Promise<AccessDecision>((resolve) => {
-        client.Check(request, { deadline: Date.now() + config.timeoutMs }, (error, response) => {
+        ready.Check(request, { deadline: Date.now() + config.timeoutMs }, (error, response) => {
           if (error) return resolve(failureDecision(input.id, config.failOpen, `ext_authz ${config.url}: ${error.message}`));
           resolve(decisionFromCheck(input.id, response));
         });
       });
     },
     setPolicies: () => {},
-    close: async () => client.close(),
+    close: async () => (await connecting.catch(() => undefined))?.close(),
   };
 }
 

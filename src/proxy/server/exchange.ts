@@ -5,9 +5,11 @@
  */
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
+import type { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
 import type { HeaderOperations, UpstreamOutcome } from '../types.js';
+import { Abort, type AbortLike } from './abort.js';
 import { applyHeaderOperations, responseHeaders, type HeaderMap } from './headers.js';
 
 export type DownstreamResponse = ServerResponse | Http2ServerResponse;
@@ -71,31 +73,32 @@ export function classifyFailure(error: Error & { code?: string; cause?: unknown 
 
 /**
  * Sends one attempt. `timeoutMs` bounds the wait for the response headers (the caller's
- * timer bounds the body); `signal` aborts when the client goes away.
+ * timer bounds the body; Infinity: no timer of its own); `signal` aborts the attempt (the
+ * client went away, the route timed out). Without a timeout of its own the attempt listens to
+ * `signal` directly: no per-attempt signal or timer is made.
  */
-export async function sendAttempt(pool: Pool, request: UpstreamRequest, timeoutMs: number, signal: AbortSignal): Promise<AttemptResult> {
-  const controller = new AbortController();
+export async function sendAttempt(pool: Pool, request: UpstreamRequest, timeoutMs: number, signal: AbortLike): Promise<AttemptResult> {
+  let attempt: Abort | undefined;
+  let timer: NodeJS.Timeout | undefined;
   let timedOut = false;
-  const onAbort = () => controller.abort(signal.reason);
-  if (signal.aborted) onAbort();
-  else signal.addEventListener('abort', onAbort, { once: true });
-  const timer =
-    Number.isFinite(timeoutMs) && timeoutMs > 0
-      ? setTimeout(() => {
-          timedOut = true;
-          controller.abort(new Error('upstream request timeout'));
-        }, timeoutMs)
-      : undefined;
+  const onAbort = () => attempt!.abort(signal.reason);
+  if (Number.isFinite(timeoutMs) && timeoutMs > 0) {
+    attempt = new Abort();
+    if (signal.aborted) onAbort();
+    else signal.once('abort', onAbort);
+    timer = setTimeout(() => {
+      timedOut = true;
+      attempt!.abort(new Error('upstream request timeout'));
+    }, timeoutMs);
+  }
   try {
     const response = await pool.request({
       method: request.method as Dispatcher.HttpMethod,
       path: request.path,
       headers: request.headers as IncomingHttpHeaders,
       body: request.body ?? null,
-      signal: controller.signal,
+      signal: (attempt ?? signal) as unknown as EventEmitter,
     });
-    // From here on the caller's timers own the exchange; keep aborting on client disconnect.
-    if (timer) clearTimeout(timer);
     return { kind: 'response', response: response as unknown as UpstreamResponse };
   } catch (cause) {
     const error = cause as Error;
@@ -105,8 +108,11 @@ export async function sendAttempt(pool: Pool, request: UpstreamRequest, timeoutM
     }
     return { kind: 'failure', outcome: { kind: classifyFailure(error) }, error };
   } finally {
-    if (timer) clearTimeout(timer);
-    signal.removeEventListener('abort', onAbort);
+    // From here on the caller's timers own the exchange.
+    if (timer) {
+      clearTimeout(timer);
+      signal.off('abort', onAbort);
+    }
   }
 }
 

@@ -20,6 +20,7 @@ import type {
   UpstreamOutcome,
 } from '../types.js';
 import { declaredTooLarge, hasBody, limitedBody, readBody, type DownstreamRequest } from './body.js';
+import { Abort, type AbortLike } from './abort.js';
 import { applyCors } from './cors.js';
 import { discard, localReply, relayResponse, sendAttempt, type AttemptResult, type DownstreamResponse, type UpstreamRequest } from './exchange.js';
 import { isGrpc, type H2cSessions } from './h2c.js';
@@ -43,7 +44,7 @@ export interface ForwardEnvironment {
   readonly maxRequestBodyBytes: number;
   /** Math.random unless a test pins it. */
   readonly random: () => number;
-  readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  readonly sleep?: (ms: number, signal: AbortLike) => Promise<void>;
   /** HTTP/2 prior-knowledge sessions for gRPC to plain-text upstreams. */
   readonly h2c?: H2cSessions;
 }
@@ -62,7 +63,7 @@ export interface ProxyRequest {
   readonly sourceAddress: string;
   readonly http2: boolean;
   /** Aborted when the client goes away. */
-  readonly signal: AbortSignal;
+  readonly signal: AbortLike;
   /** An authorization decision's route hint (`{subset: 'v2'}`), overriding the destination's subset. */
   readonly routeHint?: Readonly<Record<string, string>> | null;
 }
@@ -218,19 +219,23 @@ async function attemptAll(env: ForwardEnvironment, state: RoutingState, request:
   if (route.mirror && env.random() * 100 < route.mirror.percentage) mirror(env, state, request, route.mirror.destination, upstreamRequest);
 
   const deadline = route.timeoutMs ? Date.now() + route.timeoutMs : Number.POSITIVE_INFINITY;
+  // One signal and at most one timer for the attempts: the client's own signal when the route
+  // has no timeout, else one that also fires at the route's deadline.
   let routeTimer: NodeJS.Timeout | undefined;
-  const routeAbort = new AbortController();
-  const onClientGone = () => routeAbort.abort(new Error('client went away'));
-  request.signal.addEventListener('abort', onClientGone, { once: true });
+  let routeAbort: Abort | undefined;
+  const onClientGone = () => routeAbort!.abort(new Error('client went away'));
   if (Number.isFinite(deadline)) {
-    routeTimer = setTimeout(() => routeAbort.abort(new RouteTimeout()), route.timeoutMs);
+    const timed = (routeAbort = new Abort());
+    request.signal.once('abort', onClientGone);
+    routeTimer = setTimeout(() => timed.abort(new RouteTimeout()), route.timeoutMs);
   }
+  const signal: AbortLike = routeAbort ?? request.signal;
   const tried = new Set<string>();
   let lastFailure: { outcome: UpstreamOutcome; endpoint: string; message: string } | undefined;
   try {
     for (;;) {
       const remaining = deadline - Date.now();
-      if (remaining <= 0 || routeAbort.signal.reason instanceof RouteTimeout) {
+      if (remaining <= 0 || signal.reason instanceof RouteTimeout) {
         flags.push('UT');
         return reply(504, 'upstream request timeout', undefined, undefined, lastFailure?.endpoint);
       }
@@ -249,15 +254,16 @@ async function attemptAll(env: ForwardEnvironment, state: RoutingState, request:
         if (error instanceof UpstreamTlsError) return reply(503, 'upstream TLS is misconfigured', error.message);
         throw error;
       }
-      const perTry = Math.min(retries.perTryTimeoutMs ?? Number.POSITIVE_INFINITY, remaining);
+      // The route's timer bounds an attempt to the remaining time; a per-try timer only when it is shorter.
+      const perTry = retries.perTryTimeoutMs !== undefined && retries.perTryTimeoutMs < remaining ? retries.perTryTimeoutMs : Number.POSITIVE_INFINITY;
       attempts++;
       cluster.requestStarted(endpoint);
       // gRPC needs HTTP/2 end to end (ALPN over TLS, prior knowledge in plain text); the rest goes over HTTP/1.1.
       const grpc = request.http2 && isGrpc(request.headers);
       const result: AttemptResult =
         grpc && env.h2c
-          ? await env.h2c.send(`http://${endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address}:${endpoint.port}`, tls, upstreamRequest, perTry, routeAbort.signal, policy.connectionPool.connectTimeoutMs)
-          : await sendAttempt(env.pools.pool(endpoint.address, endpoint.port, { connectionPool: policy.connectionPool, tls }), upstreamRequest, perTry, routeAbort.signal);
+          ? await env.h2c.send(`http://${endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address}:${endpoint.port}`, tls, upstreamRequest, perTry, signal, policy.connectionPool.connectTimeoutMs)
+          : await sendAttempt(env.pools.pool(endpoint.address, endpoint.port, { connectionPool: policy.connectionPool, tls }), upstreamRequest, perTry, signal);
       if (result.kind === 'response') {
         const status = result.response.statusCode;
         cluster.report(endpoint, { kind: 'response', status });
@@ -267,41 +273,43 @@ async function attemptAll(env: ForwardEnvironment, state: RoutingState, request:
           await discard(result.response.body);
           cluster.requestFinished(endpoint);
           lastFailure = { outcome: { kind: 'response', status }, endpoint: endpoint.id, message: `status ${status}` };
-          await pause(env, attempts - 1, routeAbort.signal);
+          await pause(env, attempts - 1, signal);
           continue;
         }
         // The route timeout covers the whole response (Envoy: until the response is complete).
         const upstreamBody = result.response.body;
-        const cut = () => upstreamBody.destroy(routeAbort.signal.reason as Error);
-        routeAbort.signal.addEventListener('abort', cut, { once: true });
+        const cut = () => upstreamBody.destroy(signal.reason as Error);
+        signal.once('abort', cut);
         try {
           const bytesSent = await relayResponse(res, result.response, route.responseHeaders, extraResponseHeaders);
-          return { ...base, status, flags, attempts, bytesSent, endpoint: endpoint.id };
+          return { route: route.name, cluster: cluster.name, status, flags, attempts, bytesSent, endpoint: endpoint.id };
         } catch (error) {
-          const timedOut = routeAbort.signal.reason instanceof RouteTimeout;
+          const timedOut = signal.reason instanceof RouteTimeout;
           if (timedOut) flags.push('UT');
           return { ...base, status, flags, attempts, bytesSent: 0, endpoint: endpoint.id, detail: timedOut ? 'upstream request timeout while streaming the response' : `response stream failed: ${(error as Error).message}` };
         } finally {
-          routeAbort.signal.removeEventListener('abort', cut);
+          signal.off('abort', cut);
           cluster.requestFinished(endpoint);
         }
       }
       cluster.requestFinished(endpoint);
       if (request.signal.aborted) return { ...base, status: 0, flags, attempts, bytesSent: 0, detail: 'client went away' };
       if (result.bodyTooLarge) return reply(413, 'payload too large');
-      if (routeAbort.signal.reason instanceof RouteTimeout) continue; // answered 504 at the top
+      if (signal.reason instanceof RouteTimeout) continue; // answered 504 at the top
       cluster.report(endpoint, result.outcome);
       lastFailure = { outcome: result.outcome, endpoint: endpoint.id, message: result.error.message };
       const replayable = body === undefined || Buffer.isBuffer(body);
       if (attempts <= retries.attempts && replayable && retriable(retries, result.outcome)) {
-        await pause(env, attempts - 1, routeAbort.signal);
+        await pause(env, attempts - 1, signal);
         continue;
       }
       break;
     }
   } finally {
-    if (routeTimer) clearTimeout(routeTimer);
-    request.signal.removeEventListener('abort', onClientGone);
+    if (routeTimer) {
+      clearTimeout(routeTimer);
+      request.signal.off('abort', onClientGone);
+    }
   }
   // Retries exhausted (or not allowed) after a failure without a usable response.
   if (attempts > 1) flags.push('URX');
@@ -329,7 +337,7 @@ class RouteTimeout extends Error {
 }
 
 /** Waits the retry back-off; false when the wait was cut short. */
-async function pause(env: ForwardEnvironment, retry: number, signal: AbortSignal): Promise<boolean> {
+async function pause(env: ForwardEnvironment, retry: number, signal: AbortLike): Promise<boolean> {
   try {
     await (env.sleep ?? sleep)(backoffMs(retry, env.random), signal);
     return true;
@@ -338,19 +346,19 @@ async function pause(env: ForwardEnvironment, retry: number, signal: AbortSignal
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+function sleep(ms: number, signal: AbortLike): Promise<void> {
   if (ms <= 0) return Promise.resolve();
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
+      signal.off('abort', onAbort);
       resolve();
     }, ms);
     const onAbort = () => {
       clearTimeout(timer);
       reject(signal.reason);
     };
-    signal.addEventListener('abort', onAbort, { once: true });
+    signal.once('abort', onAbort);
   });
 }
 
@@ -432,10 +440,7 @@ function mirror(env: ForwardEnvironment, mirrorState: RoutingState, request: Pro
       const pool = env.pools.pool(endpoint.address, endpoint.port, { connectionPool: cluster.policy.connectionPool, tls });
       const { host, port: hostPort } = splitAuthority(headerValue(upstream.headers, 'host') ?? request.authority);
       const headers = { ...upstream.headers, host: `${host}-shadow${hostPort !== undefined ? `:${hostPort}` : ''}` };
-      const timeout = new AbortController();
-      const timer = setTimeout(() => timeout.abort(), 30_000);
-      const result = await sendAttempt(pool, { ...upstream, headers }, 30_000, timeout.signal);
-      clearTimeout(timer);
+      const result = await sendAttempt(pool, { ...upstream, headers }, 30_000, new Abort());
       if (result.kind === 'response') await discard(result.response.body);
     } catch {
       // Mirrored traffic never affects the real request.

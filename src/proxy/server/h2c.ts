@@ -7,6 +7,7 @@
 import { connect, constants, type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { Readable } from 'node:stream';
 import { classifyFailure, type AttemptResult, type UpstreamRequest, type UpstreamResponse } from './exchange.js';
+import type { AbortLike } from './abort.js';
 import type { UpstreamTls } from './upstream.js';
 
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EADDRNOTAVAIL', 'ERR_HTTP2_SESSION_ERROR']);
@@ -33,7 +34,7 @@ export class H2cSessions {
   }
 
   /** One attempt over HTTP/2 to `origin` (`http://address:port`), with TLS when given; same outcome kinds as the undici path. */
-  send(origin: string, tls: UpstreamTls | undefined, request: UpstreamRequest, timeoutMs: number, signal: AbortSignal, connectTimeoutMs = 10_000): Promise<AttemptResult> {
+  send(origin: string, tls: UpstreamTls | undefined, request: UpstreamRequest, timeoutMs: number, signal: AbortLike, connectTimeoutMs = 10_000): Promise<AttemptResult> {
     if (this.#closed) return Promise.resolve({ kind: 'failure', outcome: { kind: 'connect-failure' }, error: new Error('the proxy is shutting down') });
     return new Promise<AttemptResult>((resolve) => {
       let settled = false;
@@ -42,7 +43,7 @@ export class H2cSessions {
         if (settled) return;
         settled = true;
         if (timer) clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
+        signal.off('abort', onAbort);
         resolve(result);
       };
       const session = this.#session(origin, tls, connectTimeoutMs);
@@ -52,7 +53,7 @@ export class H2cSessions {
       for (const name in request.headers) if (name !== 'host') headers[name] = request.headers[name];
       const stream = session.request(headers, { endStream: request.body === undefined });
       const onAbort = () => stream.close(constants.NGHTTP2_CANCEL);
-      signal.addEventListener('abort', onAbort, { once: true });
+      signal.once('abort', onAbort);
       const timer =
         Number.isFinite(timeoutMs) && timeoutMs > 0
           ? setTimeout(() => {

@@ -60,6 +60,15 @@ export function flatHeaders(headers: Readonly<HeaderMap>): Record<string, string
   return out;
 }
 
+/**
+ * The same flat view without a copy when no header repeats (the common case): for readers that
+ * are done before the headers change again (route matching).
+ */
+export function flatView(headers: Readonly<HeaderMap>): Readonly<Record<string, string>> {
+  for (const name in headers) if (typeof headers[name] !== 'string') return flatHeaders(headers);
+  return headers as Readonly<Record<string, string>>;
+}
+
 /** Istio's header operations: `set` overwrites, `add` appends, `remove` deletes (in that order, as Envoy applies them). */
 export function applyHeaderOperations(headers: HeaderMap, operations: HeaderOperations | undefined): void {
   if (!operations) return;

@@ -24,10 +24,11 @@ import type { AuthorizationInput, Authorizer } from './authorize.js';
 import { bodyBytesReceived, declaredTooLarge, hasBody, limitedBody, type DownstreamRequest } from './body.js';
 import { localReply, relayResponse, sendAttempt, type DownstreamResponse } from './exchange.js';
 import { defaultRoute, forwardRoute, serviceHostFor, splitAuthority, type ForwardEnvironment, type ForwardResult, type ProxyRequest, type RoutingState } from './forward.js';
-import { appendForwardedFor, endToEndHeaders, flatHeaders, setForwardedClientCert, type HeaderMap } from './headers.js';
+import { appendForwardedFor, endToEndHeaders, flatHeaders, flatView, setForwardedClientCert, type HeaderMap } from './headers.js';
 import { isGrpc } from './h2c.js';
 import { planGateway, sniCallback, type GatewayPlan } from './gateway.js';
 import { createSniffingServer, peerAddress } from './sniff.js';
+import { Abort } from './abort.js';
 
 /** One consistent mesh configuration; the proxy swaps the whole object on reload. */
 export interface MeshState extends RoutingState {
@@ -222,10 +223,11 @@ async function startOutbound(config: Extract<ListenerConfig, { mode: 'outbound' 
 
 async function startInbound(config: Extract<ListenerConfig, { mode: 'inbound' }>, ctx: ListenerContext): Promise<RunningListener> {
   const drain = new Drain();
-  const handler = drain.track(guarded(config.name, ctx, (req, res) => handleInbound(config, ctx, req, res)));
+  const application = inboundApplication(config.application);
+  const applicationPort = application.port;
+  const handler = drain.track(guarded(config.name, ctx, (req, res) => handleInbound(config, application, ctx, req, res)));
   const plain = createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, handler as (req: IncomingMessage, res: ServerResponse) => void);
   configureHttp1(plain, ctx);
-  const applicationPort = applicationPortOf(config.application);
   const h2c = createH2cServer({ maxSessionMemory: 10, settings: { maxHeaderListSize: MAX_HEADER_BYTES } }, handler as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
   h2c.on('session', (session: Http2Session) => {
     drain.sessions.add(session);
@@ -344,9 +346,16 @@ async function startGateway(config: Extract<ListenerConfig, { mode: 'gateway' }>
   };
 }
 
-function applicationPortOf(application: string): number {
+/** What an inbound listener needs of its application URL, parsed once when the listener starts. */
+interface InboundApplication {
+  readonly url: string;
+  readonly origin: string;
+  readonly port: number;
+}
+
+function inboundApplication(application: string): InboundApplication {
   const url = new URL(application);
-  return url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+  return { url: application, origin: url.origin, port: url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80 };
 }
 
 /** The workload's PeerAuthentication mode on `port`, computed once per policy set (it depends on nothing else). */
@@ -367,6 +376,10 @@ function peerModeFor(ctx: ListenerContext, port: number): string {
 interface Connection {
   readonly address: string;
   readonly port: number;
+  /** The proxy's own address on this connection (the authorization's destination.address). */
+  readonly localAddress: string;
+  /** The x-forwarded-client-cert value for this connection's requests (null: none), made on first use. */
+  xfcc?: string | null;
   readonly tls: boolean;
   readonly mtls: boolean;
   readonly principal?: string;
@@ -391,6 +404,7 @@ function connectionOf(req: DownstreamRequest): Connection {
     connection = {
       address: plainAddress,
       port,
+      localAddress: socket.localAddress ?? '',
       tls: true,
       mtls,
       ...(principal ? { principal } : {}),
@@ -398,7 +412,7 @@ function connectionOf(req: DownstreamRequest): Connection {
       ...(typeof socket.servername === 'string' && socket.servername ? { sni: socket.servername } : {}),
     };
   } else {
-    connection = { address: plainAddress, port, tls: false, mtls: false };
+    connection = { address: plainAddress, port, localAddress: socket.localAddress ?? '', tls: false, mtls: false };
   }
   connections.set(socket, connection);
   return connection;
@@ -463,9 +477,9 @@ function prepare(req: DownstreamRequest, res: DownstreamResponse, ctx: ListenerC
       else res.destroy();
     });
   }
-  const abort = new AbortController();
+  const gone = new Abort();
   res.once('close', () => {
-    if (!res.writableFinished) abort.abort(new Error('client went away'));
+    if (!res.writableFinished) gone.abort(new Error('client went away'));
   });
   const request: ProxyRequest = {
     req,
@@ -477,7 +491,7 @@ function prepare(req: DownstreamRequest, res: DownstreamResponse, ctx: ListenerC
     scheme,
     sourceAddress: connection.address,
     http2,
-    signal: abort.signal,
+    signal: gone,
   };
   return { request, requestId: trace.requestId, traceId: trace.traceId, connection, startedAt, started };
 }
@@ -512,12 +526,27 @@ async function authorize(ctx: ListenerContext, prepared: Prepared, port: number,
     protocol: request.http2 ? 'HTTP/2' : `HTTP/${request.req.httpVersion}`,
     headers: flatHeaders(request.headers),
     source: { address: connection.address, port: connection.port, ...(connection.principal ? { principal: connection.principal } : {}) },
-    destination: { address: request.req.socket?.localAddress ?? '', port },
+    destination: { address: connection.localAddress, port },
     mtls: connection.mtls,
     ...(connection.sni ? { sni: connection.sni } : {}),
     ...(gateway ? { gateway } : {}),
   };
   return ctx.authorizer().decide(input);
+}
+
+/**
+ * x-forwarded-client-cert for the connection's verified peer (see setForwardedClientCert),
+ * computed once per connection: it depends on nothing else.
+ */
+function setPeerCertificateHeader(headers: HeaderMap, ctx: ListenerContext, connection: Connection): void {
+  let value = connection.xfcc;
+  if (value === undefined) {
+    const scratch: HeaderMap = {};
+    setForwardedClientCert(scratch, ctx.workload.principal, connection.mtls ? { ...(connection.principal ? { uri: connection.principal } : {}), ...(connection.certificateHash ? { hash: connection.certificateHash } : {}) } : undefined);
+    value = connection.xfcc = (scratch['x-forwarded-client-cert'] as string | undefined) ?? null;
+  }
+  if (value !== null) headers['x-forwarded-client-cert'] = value;
+  else if (headers['x-forwarded-client-cert'] !== undefined) delete headers['x-forwarded-client-cert'];
 }
 
 /** Deny: the decision's status, headers and body (Envoy's RBAC filter says "RBAC: access denied"). */
@@ -535,19 +564,19 @@ function applyDecision(headers: HeaderMap, decision: AccessDecision): void {
   for (const name of decision.headersToRemove) delete headers[name.toLowerCase()];
 }
 
-async function handleInbound(config: Extract<ListenerConfig, { mode: 'inbound' }>, ctx: ListenerContext, req: DownstreamRequest, res: DownstreamResponse): Promise<void> {
+async function handleInbound(config: Extract<ListenerConfig, { mode: 'inbound' }>, application: InboundApplication, ctx: ListenerContext, req: DownstreamRequest, res: DownstreamResponse): Promise<void> {
   const state = ctx.state();
   const prepared = prepare(req, res, ctx, state, false);
   if (!prepared) return;
   const { request, connection } = prepared;
-  const port = applicationPortOf(config.application);
+  const port = application.port;
   // A TLS client without a verified certificate on a STRICT port (plain text was closed by the sniffer).
   if (!connection.mtls && peerModeFor(ctx, port) === 'STRICT') {
     localReply(res, 403, 'mutual TLS is required (PeerAuthentication STRICT)');
     finish(ctx, config.name, prepared, 403);
     return;
   }
-  setForwardedClientCert(request.headers, ctx.workload.principal, connection.mtls ? { ...(connection.principal ? { uri: connection.principal } : {}), ...(connection.certificateHash ? { hash: connection.certificateHash } : {}) } : undefined);
+  setPeerCertificateHeader(request.headers, ctx, connection);
   const decision = await authorize(ctx, prepared, port);
   if (!decision.allowed) {
     finish(ctx, config.name, prepared, deny(res, decision), { decision });
@@ -569,8 +598,8 @@ async function handleInbound(config: Extract<ListenerConfig, { mode: 'inbound' }
   // gRPC needs HTTP/2: the application gets it with prior knowledge; everything else goes over HTTP/1.1.
   const result =
     request.http2 && isGrpc(request.headers) && ctx.env.h2c
-      ? await ctx.env.h2c.send(new URL(config.application).origin, undefined, upstream, ctx.limits.requestTimeoutMs, request.signal)
-      : await sendAttempt(ctx.env.pools.origin(config.application, 256), upstream, ctx.limits.requestTimeoutMs, request.signal);
+      ? await ctx.env.h2c.send(application.origin, undefined, upstream, ctx.limits.requestTimeoutMs, request.signal)
+      : await sendAttempt(ctx.env.pools.origin(application.url, 256), upstream, ctx.limits.requestTimeoutMs, request.signal);
   let status: number;
   if (result.kind === 'response') {
     status = result.response.statusCode;
@@ -596,7 +625,7 @@ async function route(ctx: ListenerContext, listener: string, state: MeshState, p
     method: request.method,
     path: request.path,
     authority: request.authority,
-    headers: flatHeaders(request.headers),
+    headers: flatView(request.headers),
     port,
     sourceLabels: gateway === 'mesh' ? ctx.workload.labels : {},
     ...(gateway === 'mesh' ? { sourceNamespace: ctx.workload.namespace } : {}),
@@ -645,7 +674,7 @@ async function handleGateway(config: Extract<ListenerConfig, { mode: 'gateway' }
     return;
   }
   // An edge proxy never trusts a client's x-forwarded-client-cert: it describes the verified peer or is removed.
-  setForwardedClientCert(request.headers, ctx.workload.principal, connection.mtls ? { ...(connection.principal ? { uri: connection.principal } : {}), ...(connection.certificateHash ? { hash: connection.certificateHash } : {}) } : undefined);
+  setPeerCertificateHeader(request.headers, ctx, connection);
   const decision = await authorize(ctx, prepared, plan.port, true);
   if (!decision.allowed) {
     finish(ctx, config.name, prepared, deny(res, decision), { decision });

@@ -117,7 +117,9 @@ export async function startProxy(config: ProxyConfig, options: StartProxyOptions
   }
 
   const record = (entry: RequestRecord): void => {
-    const rule = entry.decision ? decidingRule(entry.decision) : undefined;
+    const { forward, decision, destination } = entry;
+    const rule = decision ? decidingRule(decision) : undefined;
+    // Absent fields stay undefined (the log writes null): no spread copies on the request path.
     accessLog.write({
       time: entry.startedAt,
       listener: entry.listener,
@@ -125,21 +127,22 @@ export async function startProxy(config: ProxyConfig, options: StartProxyOptions
       path: entry.path,
       authority: entry.authority,
       status: entry.status,
-      ...(entry.forward?.route ? { route: entry.forward.route } : {}),
-      ...(entry.forward?.endpoint ? { upstream: entry.forward.endpoint } : {}),
-      ...(entry.forward?.cluster ? { cluster: entry.forward.cluster } : {}),
-      attempts: entry.forward?.attempts ?? 0,
+      route: forward?.route || undefined,
+      upstream: forward?.endpoint || undefined,
+      cluster: forward?.cluster || undefined,
+      attempts: forward?.attempts ?? 0,
       durationMs: Math.round(entry.durationMs * 1000) / 1000,
       bytesReceived: entry.bytesReceived,
-      bytesSent: entry.forward?.bytesSent ?? 0,
-      ...(entry.decision ? { decisionId: entry.decision.id, decision: { allowed: entry.decision.allowed, ...(rule ? { policy: rule.policy } : {}) } } : {}),
+      bytesSent: forward?.bytesSent ?? 0,
+      decisionId: decision?.id,
+      decision: decision ? (rule ? { allowed: decision.allowed, policy: rule.policy } : { allowed: decision.allowed }) : undefined,
       traceId: entry.traceId,
       requestId: entry.requestId,
-      ...(entry.peer ? { peer: entry.peer } : {}),
+      peer: entry.peer || undefined,
     });
-    metrics.requestFinished({ listener: entry.listener, route: entry.forward?.route ?? 'none', destination: entry.destination?.host ?? 'none', subset: entry.destination?.subset ?? '' }, entry.status, entry.durationMs / 1000);
-    if (entry.forward && entry.forward.attempts > 1 && entry.destination) for (let i = 1; i < entry.forward.attempts; i++) metrics.retry(entry.destination.host);
-    if (entry.decision) metrics.authzDecision(entry.decision.allowed);
+    metrics.requestFinished({ listener: entry.listener, route: forward?.route ?? 'none', destination: destination?.host ?? 'none', subset: destination?.subset ?? '' }, entry.status, entry.durationMs / 1000);
+    if (forward && forward.attempts > 1 && destination) for (let i = 1; i < forward.attempts; i++) metrics.retry(destination.host);
+    if (decision) metrics.authzDecision(decision.allowed);
   };
 
   const context: ListenerContext = {

@@ -3,11 +3,11 @@
  * and hand the socket to the TLS server (0x16, a TLS handshake record), to the HTTP/2
  * prior-knowledge server (the h2 client preface) or to the plain HTTP/1.1 server. Node has no listener that accepts both, so this small piece is written by hand.
  *
- * The plain server takes the raw socket with the byte pushed back (`unshift`): node's HTTP
- * server reads through the stream API and sees it. The TLS server would read the socket's
- * native handle directly and miss the byte, so it gets a Duplex that replays the byte and then
- * relays the socket; node then runs TLS over that stream (JSStreamSocket). HTTP/2 servers read
- * the native handle too and get the same Duplex.
+ * The plain and TLS servers take the raw socket with the first chunk pushed back (`unshift`):
+ * node's HTTP server reads through the stream API and sees it, and node's TLSSocket feeds bytes
+ * already buffered in the socket to its native TLS wrap before reading the handle, so TLS stays
+ * native (no record crosses JavaScript). The h2c server reads the native handle directly and
+ * would miss the chunk, so it gets a Duplex that replays the chunk and then relays the socket.
  */
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
@@ -47,8 +47,12 @@ export function createSniffingServer(options: SniffOptions): NetServer {
       clearTimeout(timer);
       socket.pause();
       if (chunk[0] === 0x16) {
-        if (options.tls) options.tls.emit('connection', replaying(socket, chunk));
-        else socket.destroy();
+        if (!options.tls) {
+          socket.destroy();
+          return;
+        }
+        socket.unshift(chunk);
+        options.tls.emit('connection', socket);
         return;
       }
       if (!options.acceptPlaintext()) {
@@ -103,9 +107,9 @@ function replaying(socket: Socket, first: Buffer): Duplex {
 }
 
 /**
- * The client's address for a TLS socket made over a replaying Duplex (whose own remoteAddress
- * is empty). Node keeps the wrapped stream at `_handle._parentWrap.stream`; when that internal
- * path changes, the socket's own address (or '') is used.
+ * The client's address: the socket's own, or for a socket made over a replaying Duplex (h2c,
+ * whose own remoteAddress is empty) the address recorded for that Duplex. Node keeps the
+ * wrapped stream at `_handle._parentWrap.stream`; when that internal path changes, '' is used.
  */
 export function peerAddress(socket: TLSSocket | Socket): PeerAddress {
   if (socket.remoteAddress) return { address: socket.remoteAddress, port: socket.remotePort ?? 0 };

@@ -5,7 +5,7 @@
  * and MUTUAL use the rule's files, DISABLE is plain text.
  */
 import { readFileSync } from 'node:fs';
-import { checkServerIdentity as defaultCheckServerIdentity, type PeerCertificate } from 'node:tls';
+import { checkServerIdentity as defaultCheckServerIdentity, createSecureContext, type PeerCertificate, type SecureContext } from 'node:tls';
 import { Pool } from 'undici';
 import { uriSans } from '../../pki/index.js';
 import type { ConnectionPoolPolicy, Endpoint, UpstreamTlsPolicy } from '../types.js';
@@ -39,21 +39,7 @@ export function upstreamTls(policy: UpstreamTlsPolicy | undefined, endpoint: End
   if (!policy || policy.mode === 'DISABLE') return undefined;
   if (policy.mode === 'ISTIO_MUTUAL') {
     if (!workload) throw new UpstreamTlsError(`ISTIO_MUTUAL to ${host} needs the proxy's workload identity (the config's identity: cert, key, ca)`);
-    const expected = policy.subjectAltNames && policy.subjectAltNames.length > 0 ? policy.subjectAltNames : endpoint.principal ? [endpoint.principal] : undefined;
-    return {
-      key: `istio|${workload.generation ?? 0}|${expected?.join(',') ?? `td:${workload.trustDomain}`}|${policy.sni ?? ''}`,
-      options: {
-        cert: workload.cert,
-        key: workload.key,
-        ca: workload.ca,
-        rejectUnauthorized: true,
-        servername: policy.sni ?? host,
-        // Mesh certificates name workloads by SPIFFE URI, not by DNS: the chain is checked by
-        // OpenSSL against the mesh CA, and the name here against the endpoint's principal (or,
-        // when unknown, the trust domain).
-        checkServerIdentity: (_name: string, cert: PeerCertificate) => checkSpiffe(cert, expected, workload.trustDomain),
-      },
-    };
+    return istioMutual(policy, endpoint.principal, workload, host);
   }
   const ca = policy.caCertificates ? readPem(policy.caCertificates, 'caCertificates') : undefined;
   const options: Record<string, unknown> = {
@@ -71,6 +57,58 @@ export function upstreamTls(policy: UpstreamTlsPolicy | undefined, endpoint: End
     options['checkServerIdentity'] = (name: string, cert: PeerCertificate) => checkNames(name, cert, names);
   }
   return { key: `${policy.mode}|${policy.sni ?? ''}|${policy.caCertificates ?? ''}|${policy.clientCertificate ?? ''}|${policy.subjectAltNames?.join(',') ?? ''}|${policy.insecureSkipVerify ?? false}`, options };
+}
+
+/**
+ * ISTIO_MUTUAL settings, made once per workload certificate generation, policy, host and
+ * expected principal: one SecureContext per certificate generation (a context per connection
+ * would parse the PEM key and chain on every handshake), and the same settings object on every
+ * request so the pool lookup finds its pool without building a key.
+ */
+interface IstioTlsCache {
+  readonly context: SecureContext;
+  readonly byPolicy: WeakMap<UpstreamTlsPolicy, Map<string, Map<string, UpstreamTls>>>;
+}
+const istioCaches = new WeakMap<WorkloadCredentials, IstioTlsCache>();
+/** Settings objects handed out again and again (safe as Map keys in UpstreamPools). */
+const reusedTls = new WeakSet<UpstreamTls>();
+
+function istioMutual(policy: UpstreamTlsPolicy, principal: string | undefined, workload: WorkloadCredentials, host: string): UpstreamTls {
+  let cache = istioCaches.get(workload);
+  if (!cache) {
+    let context: SecureContext;
+    try {
+      context = createSecureContext({ cert: workload.cert, key: workload.key, ca: workload.ca });
+    } catch (error) {
+      throw new UpstreamTlsError(`the workload certificate cannot be used for ISTIO_MUTUAL: ${(error as Error).message}`);
+    }
+    istioCaches.set(workload, (cache = { context, byPolicy: new WeakMap() }));
+  }
+  let byHost = cache.byPolicy.get(policy);
+  if (!byHost) cache.byPolicy.set(policy, (byHost = new Map()));
+  let byPrincipal = byHost.get(host);
+  if (!byPrincipal) byHost.set(host, (byPrincipal = new Map()));
+  const principalKey = principal ?? '';
+  let tls = byPrincipal.get(principalKey);
+  if (!tls) {
+    const expected = policy.subjectAltNames && policy.subjectAltNames.length > 0 ? policy.subjectAltNames : principal ? [principal] : undefined;
+    const trustDomain = workload.trustDomain;
+    tls = {
+      key: `istio|${workload.generation ?? 0}|${expected?.join(',') ?? `td:${trustDomain}`}|${policy.sni ?? ''}`,
+      options: {
+        secureContext: cache.context,
+        rejectUnauthorized: true,
+        servername: policy.sni ?? host,
+        // Mesh certificates name workloads by SPIFFE URI, not by DNS: the chain is checked by
+        // OpenSSL against the mesh CA, and the name here against the endpoint's principal (or,
+        // when unknown, the trust domain).
+        checkServerIdentity: (_name: string, cert: PeerCertificate) => checkSpiffe(cert, expected, trustDomain),
+      },
+    };
+    byPrincipal.set(principalKey, tls);
+    reusedTls.add(tls);
+  }
+  return tls;
 }
 
 function readPem(file: string, field: string): string {
@@ -103,9 +141,19 @@ export interface PoolSettings {
   readonly tls: UpstreamTls | undefined;
 }
 
+interface PoolEntry {
+  readonly pool: Pool;
+  lastUsed: number;
+}
+
 /** Pools by endpoint and settings. Pools idle for a while are closed so that departed endpoints do not leak. */
 export class UpstreamPools {
-  readonly #pools = new Map<string, { pool: Pool; lastUsed: number }>();
+  readonly #pools = new Map<string, PoolEntry>();
+  /**
+   * The same pools found without building a key: connection pool policy → TLS settings (both
+   * the same objects on every request) → address → port. Cleared when a pool is closed.
+   */
+  #fast = new WeakMap<ConnectionPoolPolicy, Map<UpstreamTls | undefined, Map<string, Map<number, PoolEntry>>>>();
   readonly #sweeper: NodeJS.Timeout;
   #closed = false;
 
@@ -117,14 +165,30 @@ export class UpstreamPools {
   /** The pool for `origin` (`http://address:port` or `https://...`). */
   pool(address: string, port: number, settings: PoolSettings): Pool {
     if (this.#closed) throw new Error('the proxy is shutting down');
+    // Settings made per request (SIMPLE/MUTUAL read their files each time) go by key.
+    if (settings.tls && !reusedTls.has(settings.tls)) {
+      const keyed = this.#keyed(address, port, settings);
+      keyed.lastUsed = Date.now();
+      return keyed.pool;
+    }
+    let byTls = this.#fast.get(settings.connectionPool);
+    if (!byTls) this.#fast.set(settings.connectionPool, (byTls = new Map()));
+    let byAddress = byTls.get(settings.tls);
+    if (!byAddress) byTls.set(settings.tls, (byAddress = new Map()));
+    let byPort = byAddress.get(address);
+    if (!byPort) byAddress.set(address, (byPort = new Map()));
+    let entry = byPort.get(port);
+    if (!entry) byPort.set(port, (entry = this.#keyed(address, port, settings)));
+    entry.lastUsed = Date.now();
+    return entry.pool;
+  }
+
+  #keyed(address: string, port: number, settings: PoolSettings): PoolEntry {
     const scheme = settings.tls ? 'https' : 'http';
     const cp = settings.connectionPool;
     const key = `${scheme}://${address.includes(':') ? `[${address}]` : address}:${port}|${settings.tls?.key ?? ''}|${cp.maxConnections}|${cp.connectTimeoutMs}|${cp.maxRequestsPerConnection}|${cp.idleTimeoutMs ?? ''}`;
     const existing = this.#pools.get(key);
-    if (existing) {
-      existing.lastUsed = Date.now();
-      return existing.pool;
-    }
+    if (existing) return existing;
     const origin = key.slice(0, key.indexOf('|'));
     const pool = new Pool(origin, {
       connections: cp.maxConnections > 0 ? cp.maxConnections : null,
@@ -137,8 +201,9 @@ export class UpstreamPools {
       headersTimeout: 0,
       bodyTimeout: 0,
     });
-    this.#pools.set(key, { pool, lastUsed: Date.now() });
-    return pool;
+    const entry = { pool, lastUsed: Date.now() };
+    this.#pools.set(key, entry);
+    return entry;
   }
 
   /** A pool for a fixed plain-HTTP origin (the local application). */
@@ -159,6 +224,7 @@ export class UpstreamPools {
     for (const [key, entry] of this.#pools) {
       if (entry.lastUsed < cutoff) {
         this.#pools.delete(key);
+        this.#fast = new WeakMap();
         void entry.pool.close().catch(() => {});
       }
     }
