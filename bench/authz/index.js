@@ -8,8 +8,7 @@ import { connect as http2Connect } from 'node:http2';
 import { connect as netConnect } from 'node:net';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { SERVER_NODE_OPTIONS } from '../node-options.js';
 import autocannon from 'autocannon';
 import { Pool } from 'undici';
 import { loadResources } from '../../dist/policy/index.js';
@@ -38,12 +37,6 @@ const INFLIGHT = Number(values.inflight);
 const LOG = values.log ? 'log' : 'nolog';
 const BARS = { throughput: 0.6, addedLatencyMs: 0.2, decisionsPerSecond: 200_000, rssMB: 120 };
 
-/** The NODE_OPTIONS of the shipped Deployment (webhooks/deployment.yaml), so RSS is measured as deployed. */
-const SERVER_NODE_OPTIONS = (() => {
-  const deployment = parseYaml(readFileSync(new URL('../../webhooks/deployment.yaml', import.meta.url), 'utf8'));
-  const env = deployment.spec.template.spec.containers[0].env ?? [];
-  return (env.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '').split(' ').filter(Boolean);
-})();
 console.log(`server V8 flags (webhooks/deployment.yaml NODE_OPTIONS): ${SERVER_NODE_OPTIONS.join(' ') || 'none'}`);
 
 const policyFile = writePolicies();
