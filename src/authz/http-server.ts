@@ -201,13 +201,7 @@ function accessRequestFromHttp(
   secure: boolean,
   workload: Destination | undefined,
 ): AccessRequest {
-  const raw = request.headers;
-  const headers: Record<string, string> = {};
-  for (const name in raw) {
-    const value = raw[name];
-    if (value === undefined) continue;
-    headers[name] = Array.isArray(value) ? value.join(name === 'cookie' ? '; ' : ', ') : value;
-  }
+  const headers = copyFlat(request.headers);
   const socket = request.raw.socket;
   const identity = secure ? peerIdentity(socket as TLSSocket) : { mtls: false as const, principal: undefined };
   let sourcePrincipal = identity.principal;
@@ -248,6 +242,17 @@ function accessRequestFromHttp(
       body: Buffer.isBuffer(body) && body.length > 0 ? body.toString('utf8') : undefined,
     },
   };
+}
+
+/** Request headers as single strings (Node keeps set-cookie as an array). */
+function copyFlat(raw: FastifyRequest['headers']): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name in raw) {
+    const value = raw[name];
+    if (value === undefined) continue;
+    headers[name] = Array.isArray(value) ? value.join(name === 'cookie' ? '; ' : ', ') : value;
+  }
+  return headers;
 }
 
 /** The right-most x-forwarded-for entry: the one appended by the proxy in front of us, not by the client. */

@@ -11,6 +11,7 @@
  */
 import { Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { ClusterEvents, Endpoint } from '../proxy/types.js';
+import { FastCounter, FastHistogram, type HistogramCell } from './fast-metrics.js';
 
 /** Seconds; from 250µs (loopback hops) to 10s (the slowest sane upstream). */
 export const PROXY_DURATION_BUCKETS: readonly number[] = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -131,110 +132,4 @@ export function createProxyMetrics(registry: Registry = new Registry()): ProxyMe
     },
   };
   return metrics;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Collectors for the per-request series. They implement the part of prom-client's metric
-// contract the Registry reads (name, help, type, aggregator, get, reset); the scrape test
-// asserts the resulting text.
-
-type Labels = Readonly<Record<string, string>>;
-
-class FastCounter {
-  readonly type = 'counter';
-  readonly aggregator = 'sum';
-  readonly #series = new Map<string, { readonly labels: Labels; value: number }>();
-
-  constructor(
-    readonly name: string,
-    readonly help: string,
-  ) {}
-
-  /** The series for `key`, created with `labels()` on first use. */
-  cell(key: string, labels: () => Labels): { value: number } {
-    let cell = this.#series.get(key);
-    if (cell === undefined) {
-      cell = { labels: labels(), value: 0 };
-      this.#series.set(key, cell);
-    }
-    return cell;
-  }
-
-  async get() {
-    const values = [...this.#series.values()].map((s) => ({ labels: s.labels, value: s.value }));
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
-  }
-
-  /** Zeroes the series (they stay known: the request path holds on to their cells). */
-  reset(): void {
-    for (const cell of this.#series.values()) cell.value = 0;
-  }
-}
-
-class HistogramCell {
-  /** Per-bucket counts (not cumulative); the last slot is +Inf. */
-  readonly counts: Float64Array;
-  sum = 0;
-  count = 0;
-
-  constructor(
-    readonly labels: Labels,
-    private readonly bounds: readonly number[],
-  ) {
-    this.counts = new Float64Array(bounds.length + 1);
-  }
-
-  observe(value: number): void {
-    let i = 0;
-    while (i < this.bounds.length && value > this.bounds[i]!) i++;
-    this.counts[i]!++;
-    this.sum += value;
-    this.count++;
-  }
-
-  reset(): void {
-    this.counts.fill(0);
-    this.sum = 0;
-    this.count = 0;
-  }
-}
-
-class FastHistogram {
-  readonly type = 'histogram';
-  readonly aggregator = 'sum';
-  readonly #series = new Map<string, HistogramCell>();
-
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly bounds: readonly number[],
-  ) {}
-
-  cell(key: string, labels: () => Labels): HistogramCell {
-    let cell = this.#series.get(key);
-    if (cell === undefined) {
-      cell = new HistogramCell(labels(), this.bounds);
-      this.#series.set(key, cell);
-    }
-    return cell;
-  }
-
-  async get() {
-    const values: { metricName: string; labels: Labels; value: number }[] = [];
-    for (const cell of this.#series.values()) {
-      let cumulative = 0;
-      this.bounds.forEach((bound, i) => {
-        cumulative += cell.counts[i]!;
-        values.push({ metricName: `${this.name}_bucket`, labels: { le: String(bound), ...cell.labels }, value: cumulative });
-      });
-      values.push({ metricName: `${this.name}_bucket`, labels: { le: '+Inf', ...cell.labels }, value: cell.count });
-      values.push({ metricName: `${this.name}_sum`, labels: cell.labels, value: cell.sum });
-      values.push({ metricName: `${this.name}_count`, labels: cell.labels, value: cell.count });
-    }
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
-  }
-
-  reset(): void {
-    for (const cell of this.#series.values()) cell.reset();
-  }
 }
