@@ -172,24 +172,34 @@ async function listen(server: NetServer | HttpServer, address: string, port: num
   return (server.address() as AddressInfo).port;
 }
 
-async function startPlain(name: string, address: string, port: number, ctx: ListenerContext, handler: Handler): Promise<RunningListener> {
-  const drain = new Drain();
-  const server = createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, drain.track(guarded(name, ctx, handler)) as (req: IncomingMessage, res: ServerResponse) => void);
-  configureHttp1(server, ctx);
-  server.on('connection', (socket: Socket) => {
+/**
+ * Listens on `front` and tracks its connections, so that close() stops accepting, lets requests
+ * in flight finish within the grace period (idle keep-alive connections of `http1` closed first)
+ * and then closes what is left.
+ */
+async function listenDraining(name: string, front: NetServer, http1: HttpServer, drain: Drain, address: string, port: number, beforeClose?: () => void): Promise<RunningListener> {
+  front.on('connection', (socket: Socket) => {
     drain.sockets.add(socket);
     socket.once('close', () => drain.sockets.delete(socket));
   });
-  const bound = await listen(server, address, port);
+  const bound = await listen(front, address, port);
   return {
     name,
     port: bound,
     async close(graceMs) {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      await drain.close(graceMs, () => server.closeIdleConnections());
+      beforeClose?.();
+      const closed = new Promise<void>((resolve) => front.close(() => resolve()));
+      await drain.close(graceMs, () => http1.closeIdleConnections());
       await closed;
     },
   };
+}
+
+async function startPlain(name: string, address: string, port: number, ctx: ListenerContext, handler: Handler): Promise<RunningListener> {
+  const drain = new Drain();
+  const server = createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, drain.track(guarded(name, ctx, handler)) as (req: IncomingMessage, res: ServerResponse) => void);
+  configureHttp1(server, ctx);
+  return listenDraining(name, server, server, drain, address, port);
 }
 
 /** Outbound: HTTP/1.1, and HTTP/2 with prior knowledge (h2c) on the same port, for the local application. */
@@ -205,20 +215,7 @@ async function startOutbound(config: Extract<ListenerConfig, { mode: 'outbound' 
     session.on('error', () => {});
   });
   const front = createSniffingServer({ plain, h2c, firstByteTimeoutMs: ctx.limits.headersTimeoutMs, acceptPlaintext: () => true });
-  front.on('connection', (socket: Socket) => {
-    drain.sockets.add(socket);
-    socket.once('close', () => drain.sockets.delete(socket));
-  });
-  const bound = await listen(front, config.address, config.port);
-  return {
-    name: config.name,
-    port: bound,
-    async close(graceMs) {
-      const closed = new Promise<void>((resolve) => front.close(() => resolve()));
-      await drain.close(graceMs, () => plain.closeIdleConnections());
-      await closed;
-    },
-  };
+  return listenDraining(config.name, front, plain, drain, config.address, config.port);
 }
 
 async function startInbound(config: Extract<ListenerConfig, { mode: 'inbound' }>, ctx: ListenerContext): Promise<RunningListener> {
@@ -275,21 +272,7 @@ async function startInbound(config: Extract<ListenerConfig, { mode: 'inbound' }>
     acceptPlaintext: () => peerModeFor(ctx, applicationPort) !== 'STRICT',
     onRejectedPlaintext: (socket) => ctx.log('warn', `listener ${config.name}: plain-text connection from ${socket.remoteAddress} closed (PeerAuthentication STRICT)`),
   });
-  front.on('connection', (socket: Socket) => {
-    drain.sockets.add(socket);
-    socket.once('close', () => drain.sockets.delete(socket));
-  });
-  const bound = await listen(front, config.address, config.port);
-  return {
-    name: config.name,
-    port: bound,
-    async close(graceMs) {
-      stopWatching?.();
-      const closed = new Promise<void>((resolve) => front.close(() => resolve()));
-      await drain.close(graceMs, () => plain.closeIdleConnections());
-      await closed;
-    },
-  };
+  return listenDraining(config.name, front, plain, drain, config.address, config.port, stopWatching);
 }
 
 async function startGateway(config: Extract<ListenerConfig, { mode: 'gateway' }>, ctx: ListenerContext): Promise<RunningListener> {
