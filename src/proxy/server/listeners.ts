@@ -115,6 +115,23 @@ class Drain {
     };
   }
 
+  /** Follows the HTTP/2 sessions of `server` (closed gracefully on close()). */
+  watchSessions(server: { on(event: 'session', listener: (session: Http2Session) => void): unknown }): void {
+    server.on('session', (session) => {
+      this.sessions.add(session);
+      session.once('close', () => this.sessions.delete(session));
+      session.on('error', () => {});
+    });
+  }
+
+  /** Follows the connections `server` emits as `event` (destroyed after the grace period). */
+  watchSockets(server: NetServer, event: 'connection' | 'secureConnection'): void {
+    server.on(event, (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+  }
+
   async close(graceMs: number, closeIdle: () => void): Promise<void> {
     for (const session of this.sessions) session.close();
     closeIdle();
@@ -178,10 +195,7 @@ async function listen(server: NetServer | HttpServer, address: string, port: num
  * and then closes what is left.
  */
 async function listenDraining(name: string, front: NetServer, http1: HttpServer, drain: Drain, address: string, port: number, beforeClose?: () => void): Promise<RunningListener> {
-  front.on('connection', (socket: Socket) => {
-    drain.sockets.add(socket);
-    socket.once('close', () => drain.sockets.delete(socket));
-  });
+  drain.watchSockets(front, 'connection');
   const bound = await listen(front, address, port);
   return {
     name,
@@ -209,11 +223,7 @@ async function startOutbound(config: Extract<ListenerConfig, { mode: 'outbound' 
   const plain = createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, handler as (req: IncomingMessage, res: ServerResponse) => void);
   configureHttp1(plain, ctx);
   const h2c = createH2cServer({ maxSessionMemory: 10, settings: { maxHeaderListSize: MAX_HEADER_BYTES } }, handler as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
-  h2c.on('session', (session: Http2Session) => {
-    drain.sessions.add(session);
-    session.once('close', () => drain.sessions.delete(session));
-    session.on('error', () => {});
-  });
+  drain.watchSessions(h2c);
   const front = createSniffingServer({ plain, h2c, firstByteTimeoutMs: ctx.limits.headersTimeoutMs, acceptPlaintext: () => true });
   return listenDraining(config.name, front, plain, drain, config.address, config.port);
 }
@@ -226,11 +236,7 @@ async function startInbound(config: Extract<ListenerConfig, { mode: 'inbound' }>
   const plain = createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, handler as (req: IncomingMessage, res: ServerResponse) => void);
   configureHttp1(plain, ctx);
   const h2c = createH2cServer({ maxSessionMemory: 10, settings: { maxHeaderListSize: MAX_HEADER_BYTES } }, handler as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
-  h2c.on('session', (session: Http2Session) => {
-    drain.sessions.add(session);
-    session.once('close', () => drain.sessions.delete(session));
-    session.on('error', () => {});
-  });
+  drain.watchSessions(h2c);
   let secure: Http2SecureServer | undefined;
   let stopWatching: (() => void) | undefined;
   if (ctx.serverTls) {
@@ -247,15 +253,8 @@ async function startInbound(config: Extract<ListenerConfig, { mode: 'inbound' }>
       },
       handler as (req: Http2ServerRequest, res: Http2ServerResponse) => void,
     );
-    secure.on('session', (session: Http2Session) => {
-      drain.sessions.add(session);
-      session.once('close', () => drain.sessions.delete(session));
-      session.on('error', () => {});
-    });
-    secure.on('secureConnection', (socket: TLSSocket) => {
-      drain.sockets.add(socket);
-      socket.once('close', () => drain.sockets.delete(socket));
-    });
+    drain.watchSessions(secure);
+    drain.watchSockets(secure as unknown as NetServer, 'secureConnection');
     secure.on('tlsClientError', () => {});
     // The HTTP/1.1 side of the secure server: the same limits as the plain one.
     secure.on('clientError' as 'session', ((error: NodeJS.ErrnoException, socket: Socket) => answerClientError(error, socket)) as unknown as (session: Http2Session) => void);
@@ -297,15 +296,8 @@ async function startGateway(config: Extract<ListenerConfig, { mode: 'gateway' }>
     },
     drain.track(guarded(config.name, ctx, handler)) as (req: Http2ServerRequest, res: Http2ServerResponse) => void,
   );
-  secure.on('session', (session: Http2Session) => {
-    drain.sessions.add(session);
-    session.once('close', () => drain.sessions.delete(session));
-    session.on('error', () => {});
-  });
-  secure.on('connection', (socket: Socket) => {
-    drain.sockets.add(socket);
-    socket.once('close', () => drain.sockets.delete(socket));
-  });
+  drain.watchSessions(secure);
+  drain.watchSockets(secure as unknown as NetServer, 'connection');
   secure.on('tlsClientError', () => {});
   secure.on('clientError' as 'session', ((error: NodeJS.ErrnoException, socket: Socket) => answerClientError(error, socket)) as unknown as (session: Http2Session) => void);
   const stopWatching = plan.sites.length === 1 ? first.source.watch(secure) : undefined;
