@@ -4,6 +4,7 @@ import { PATH_NORMALIZATIONS, type PathNormalization } from '../../engine/access
 import { loadProxyConfig, ProxyConfigError } from '../../proxy/config.js';
 import { ProxyStartError, startProxy, type ProxyLog } from '../../proxy/server/index.js';
 import type { ProxyConfig } from '../../proxy/types.js';
+import { logLevel, waitForSignal } from '../server-process.js';
 import { EXIT_OK, EXIT_USAGE, UsageError, parseCommandArgs, type Command } from '../usage.js';
 
 const HELP = `Usage: celgate proxy --config FILE [OPTIONS]
@@ -53,8 +54,7 @@ export const proxyCommand: Command = {
     if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
     const file = parsed.values.config as string | undefined;
     if (!file) throw new UsageError('--config FILE is required (a ProxyConfig YAML file)');
-    const level = (parsed.values['log-level'] as string | undefined) ?? 'info';
-    if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) throw new UsageError(`--log-level: unknown level '${level}'`);
+    const level = logLevel(parsed.values['log-level'] as string | undefined);
     const normalization = parsed.values['path-normalization'] as string | undefined;
     if (normalization !== undefined && !PATH_NORMALIZATIONS.includes(normalization as PathNormalization)) {
       throw new UsageError(`--path-normalization: '${normalization}' is not one of ${PATH_NORMALIZATIONS.join(', ')}`);
@@ -90,15 +90,7 @@ export const proxyCommand: Command = {
       }
       throw error;
     }
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      const stop = (received: NodeJS.Signals): void => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        resolve(received);
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    const signal = await waitForSignal();
     log.info(`stopping on ${signal}: finishing requests in flight`);
     await proxy.close();
     logger.flush();

@@ -18,6 +18,7 @@ import type { PolicyProblem } from '../../k8s/status.js';
 import type { WebhookEndpoint } from '../../k8s/registration.js';
 import { admissionLogLine } from '../../testing/index.js';
 import { CertificateFileError, checkDnsName, createTlsContextSource, ensureServingCertificates, reportTlsClientErrors } from '../../pki/index.js';
+import { logLevel, waitForSignal } from '../server-process.js';
 import { EXIT_OK, EXIT_USAGE, UsageError, parseCommandArgs, type Command, type ParsedArgs } from '../usage.js';
 
 const HELP = `Usage: celgate serve [--policies PATH...] [OPTIONS]
@@ -603,18 +604,6 @@ async function startKubernetes(config: KubeConfig, log: Logger, registration: (R
   };
 }
 
-function waitForSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const stop = (signal: NodeJS.Signals): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve(signal);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-}
-
 export const serveCommand: Command = {
   name: 'serve',
   help: HELP,
@@ -625,8 +614,7 @@ export const serveCommand: Command = {
       return EXIT_OK;
     }
     if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
-    const level = (parsed.values['log-level'] as string | undefined) ?? 'info';
-    if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) throw new UsageError(`--log-level: unknown level '${level}'`);
+    const level = logLevel(parsed.values['log-level'] as string | undefined);
     // Logs go to stderr as JSON lines; stdout carries only the listening addresses.
     const log = pino({ name: 'celgate', level }, pino.destination(2));
 
