@@ -5,68 +5,21 @@
  * SIGTERM drains.
  */
 import { jest } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import { request as httpsRequest } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Agent, request } from 'undici';
+import { request } from 'undici';
 import { ISTIO_AND_CELGATE_RESOURCES, startFakeApiServer, type FakeApiServer } from './fake-apiserver.js';
+import { readyz, startReplica, stopReplicas, validate, type Replica } from './replicas.js';
 import { binding, eventually, namespace, noLatestPolicy, podReview, VAP } from './objects.js';
-
-interface Replica {
-  child: ChildProcess;
-  url: string;
-  /** The ext_authz HTTP listener, when started with --authz-http-port. */
-  authzUrl?: string;
-  ca: Buffer;
-  client: Agent;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
 
 const replicas: Replica[] = [];
 let api: FakeApiServer;
 let kubeconfig: string;
 
 async function serve(extra: string[] = []): Promise<Replica> {
-  const certs = join(await mkdtemp(join(tmpdir(), 'celgate-k8s-serve-')), 'certs');
-  const authz = extra.includes('--authz-http-port');
-  const args = ['bin/celgate.js', 'serve', '--kubernetes', '--kubeconfig', kubeconfig, '--port', '0', '--host', '127.0.0.1', '--certs', certs, ...(authz ? [] : ['--authz-http-port', 'off']), '--authz-grpc-port', 'off', ...extra];
-  const child = spawn('node', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const [url, authzUrl] = await new Promise<[string, string | undefined]>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not print its URL; stderr: ${stderr}`)), 30000);
-    child.stdout!.on('data', (chunk) => {
-      stdout += chunk;
-      const match = /admission webhook: (https:\/\/\S+)/.exec(stdout);
-      const authzMatch = /ext_authz HTTP: (https:\/\/[^/\s]+)/.exec(stdout);
-      if (match && (!authz || authzMatch)) {
-        clearTimeout(timer);
-        resolve([match[1]!, authzMatch?.[1]]);
-      }
-    });
-    void exited.then((code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
-  });
-  const ca = await readFile(join(certs, 'ca.crt'));
-  const replica = { child, url, ...(authzUrl ? { authzUrl } : {}), ca, client: new Agent({ connect: { ca } }), stderr: () => stderr, exited };
+  const replica = await startReplica(kubeconfig, extra);
   replicas.push(replica);
   return replica;
-}
-
-async function readyz(replica: Replica): Promise<number> {
-  const response = await request(`${replica.url}/readyz`, { dispatcher: replica.client });
-  await response.body.dump();
-  return response.statusCode;
-}
-
-async function validate(replica: Replica, review: unknown): Promise<{ allowed: boolean; message?: string }> {
-  const response = await request(`${replica.url}/validate`, { method: 'POST', dispatcher: replica.client, headers: { 'content-type': 'application/json' }, body: JSON.stringify(review) });
-  const body = (await response.body.json()) as { response: { allowed: boolean; status?: { message?: string } } };
-  return { allowed: body.response.allowed, ...(body.response.status?.message ? { message: body.response.status.message } : {}) };
 }
 
 beforeEach(async () => {
@@ -75,11 +28,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  for (const replica of replicas.splice(0)) {
-    replica.child.kill('SIGKILL');
-    await replica.exited;
-    await replica.client.close();
-  }
+  await stopReplicas(replicas);
   await api.close();
 });
 

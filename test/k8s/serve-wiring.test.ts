@@ -5,57 +5,26 @@
  * self-registration (--register-webhooks) and the leader's status conditions.
  */
 import { jest } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent, request } from 'undici';
 import { startFakeApiServer, type FakeApiServer, type KubeObject } from './fake-apiserver.js';
+import { readyz, startReplica, stopReplicas, validate, type Replica } from './replicas.js';
 import { binding, eventually, noLatestPolicy, VAP } from './objects.js';
-
-interface Replica {
-  child: ChildProcess;
-  url: string;
-  certs: string;
-  client: Agent;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
 
 const replicas: Replica[] = [];
 let api: FakeApiServer;
 let kubeconfig: string;
 
 async function serve(extra: string[] = [], env: Record<string, string> = {}): Promise<Replica> {
-  const certs = join(await mkdtemp(join(tmpdir(), 'celgate-k8s-wiring-')), 'certs');
-  const args = ['bin/celgate.js', 'serve', '--kubernetes', '--kubeconfig', kubeconfig, '--port', '0', '--host', '127.0.0.1', '--certs', certs, '--authz-http-port', 'off', '--authz-grpc-port', 'off', ...extra];
-  const child = spawn('node', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, POD_NAMESPACE: 'celgate', ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not print its URL; stderr: ${stderr}`)), 15000);
-    child.stdout!.on('data', (chunk) => {
-      stdout += chunk;
-      const match = /admission webhook: (https:\/\/\S+)/.exec(stdout);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-    void exited.then((code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
-  });
-  const ca = await readFile(join(certs, 'ca.crt'));
-  const replica = { child, url, certs, client: new Agent({ connect: { ca } }), stderr: () => stderr, exited };
+  const replica = await startReplica(kubeconfig, extra, { POD_NAMESPACE: 'celgate', ...env });
   replicas.push(replica);
   return replica;
 }
 
 async function ready(replica: Replica): Promise<boolean> {
-  const response = await request(`${replica.url}/readyz`, { dispatcher: replica.client });
-  await response.body.dump();
-  return response.statusCode === 200;
+  return (await readyz(replica)) === 200;
 }
 
 /** An AdmissionReview creating a ConfigMap in `ns` as `username`. */
@@ -74,12 +43,6 @@ function configMapReview(username: string, ns: string): unknown {
       object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: ns }, data: {} },
     },
   };
-}
-
-async function validate(replica: Replica, review: unknown): Promise<{ allowed: boolean; message?: string }> {
-  const response = await request(`${replica.url}/validate`, { method: 'POST', dispatcher: replica.client, headers: { 'content-type': 'application/json' }, body: JSON.stringify(review) });
-  const body = (await response.body.json()) as { response: { allowed: boolean; status?: { message?: string } } };
-  return { allowed: body.response.allowed, ...(body.response.status?.message ? { message: body.response.status.message } : {}) };
 }
 
 function tryGet(apiVersion: string, kind: string, name: string, namespace?: string): Record<string, any> | undefined {
@@ -107,11 +70,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  for (const replica of replicas.splice(0)) {
-    replica.child.kill('SIGKILL');
-    await replica.exited;
-    await replica.client.close();
-  }
+  await stopReplicas(replicas);
   await api.close();
 });
 
