@@ -23,11 +23,15 @@ export const CALLS = {
 const ATTACKS = Object.keys(CALLS).filter((kind) => CALLS[kind].attack);
 
 /** The mix: 68% cart, 10% beta cart, 14% checkout, 8% refused calls. */
+/**
+ * Every 12th call is a forbidden one, the kinds taken in turn (so even a short run tries each);
+ * the user calls in between are 74% cart, 11% cart as a beta user, 15% checkout.
+ */
 function pickKind(i, r) {
-  if (r < 0.68) return 'cart';
-  if (r < 0.78) return 'cart-beta';
-  if (r < 0.92) return 'checkout';
-  return ATTACKS[i % ATTACKS.length];
+  if (i % 12 === 11) return ATTACKS[Math.floor(i / 12) % ATTACKS.length];
+  if (r < 0.74) return 'cart';
+  if (r < 0.85) return 'cart-beta';
+  return 'checkout';
 }
 
 export class TrafficDriver {
