@@ -1,7 +1,7 @@
 /** Reading and writing PEM files, with validation that names the file at fault. */
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { chmod, mkdir, open, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { privateKeyFromPem } from './keys.js';
@@ -139,3 +139,37 @@ export async function writeFileAtomic(file: string, contents: string, mode: numb
 
 export const PRIVATE_KEY_MODE = 0o600;
 export const CERTIFICATE_MODE = 0o644;
+
+const LOCK_FILE = '.celgate.lock';
+const LOCK_STALE_MS = 30_000;
+const LOCK_POLL_MS = 25;
+
+/**
+ * Runs `work` while holding DIR/.celgate.lock, so that processes starting together on an empty
+ * directory (replicas sharing a volume, parallel CI jobs) do not each create a CA and read the
+ * other's half-written files. A lock older than 30 s is taken to be left by a crashed process.
+ */
+export async function withDirectoryLock<T>(dir: string, work: () => Promise<T>): Promise<T> {
+  await mkdir(dir, { recursive: true });
+  const lockFile = join(dir, LOCK_FILE);
+  const deadline = Date.now() + 2 * LOCK_STALE_MS;
+  for (;;) {
+    try {
+      const handle = await open(lockFile, 'wx', PRIVATE_KEY_MODE);
+      await handle.writeFile(`${process.pid}\n`);
+      await handle.close();
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw new CertificateFileError(lockFile, `cannot create the lock: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+    const age = await stat(lockFile).then((s) => Date.now() - s.mtimeMs, () => 0);
+    if (age > LOCK_STALE_MS) await rm(lockFile, { force: true });
+    else if (Date.now() > deadline) throw new CertificateFileError(lockFile, 'another celgate process holds this lock; remove the file if none is running');
+    else await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+  }
+  try {
+    return await work();
+  } finally {
+    await rm(lockFile, { force: true });
+  }
+}

@@ -1,8 +1,7 @@
 /** Development serving certificates: a CA and `serving.crt/key` created on first start. */
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { issueCertificate } from './issue.js';
-import { CertificateFileError, loadCertificatePair, type CertificatePair } from './files.js';
+import { CertificateFileError, loadCertificatePair, withDirectoryLock, type CertificatePair } from './files.js';
 import { certificateDetails } from './parse.js';
 import { caExists, caPaths, initCa, loadCa, pairPaths, writePair } from './store.js';
 import { checkDnsName, ipAddressBytes } from './names.js';
@@ -41,28 +40,37 @@ export async function ensureServingCertificates(dir: string, names: ServingNames
   const dnsNames = unique(['localhost', ...(names.dnsNames ?? []).map(checkDnsName)]);
   const ipAddresses = unique(['127.0.0.1', '::1', ...(names.ipAddresses ?? [])]);
   ipAddresses.forEach(ipAddressBytes); // validates
-  const caFile = caPaths(dir).certFile;
-  const paths = pairPaths(dir, SERVING_NAME);
-  if (existsSync(paths.certFile) || existsSync(paths.keyFile)) {
-    let pair: CertificatePair | undefined;
-    let problem: Error | undefined;
+  const kept = keptPair(dir, dnsNames, ipAddresses);
+  if (kept) return kept;
+  // Generation holds the directory lock and looks again: a process that started alongside this one
+  // may have written everything meanwhile.
+  return withDirectoryLock(dir, async () => {
+    const keptMeanwhile = keptPair(dir, dnsNames, ipAddresses);
+    if (keptMeanwhile) return keptMeanwhile;
+    const ca = caExists(dir) ? loadCa(dir) : await initCa(dir, { trustDomain: names.trustDomain ?? 'cluster.local' });
+    const issued = issueCertificate(ca, { profile: 'server', dnsNames, ipAddresses });
+    const paths = pairPaths(dir, SERVING_NAME);
     try {
-      pair = loadCertificatePair(paths.certFile, paths.keyFile);
+      await writePair(dir, SERVING_NAME, issued);
     } catch (error) {
-      problem = error as Error;
+      throw new CertificateFileError(paths.certFile, `cannot write a new serving certificate: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
-    if (pair) return { ...paths, caFile, generated: false, missingNames: missingNames(pair, dnsNames, ipAddresses) };
-    if (!caExists(dir)) throw problem!;
-  }
-  await mkdir(dir, { recursive: true });
-  const ca = caExists(dir) ? loadCa(dir) : await initCa(dir, { trustDomain: names.trustDomain ?? 'cluster.local' });
-  const issued = issueCertificate(ca, { profile: 'server', dnsNames, ipAddresses });
+    return { ...paths, caFile: caPaths(dir).certFile, generated: true, missingNames: [] };
+  });
+}
+
+/** The existing serving pair when it loads; undefined when it must be (re)issued; throws when it cannot be. */
+function keptPair(dir: string, dnsNames: readonly string[], ipAddresses: readonly string[]): ServingCertificates | undefined {
+  const paths = pairPaths(dir, SERVING_NAME);
+  if (!existsSync(paths.certFile) && !existsSync(paths.keyFile)) return undefined;
+  let pair: CertificatePair;
   try {
-    await writePair(dir, SERVING_NAME, issued);
+    pair = loadCertificatePair(paths.certFile, paths.keyFile);
   } catch (error) {
-    throw new CertificateFileError(paths.certFile, `cannot write a new serving certificate: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    if (caExists(dir)) return undefined;
+    throw error;
   }
-  return { ...paths, caFile, generated: true, missingNames: [] };
+  return { ...paths, caFile: caPaths(dir).certFile, generated: false, missingNames: missingNames(pair, dnsNames, ipAddresses) };
 }
 
 function missingNames(pair: CertificatePair, dnsNames: readonly string[], ipAddresses: readonly string[]): string[] {

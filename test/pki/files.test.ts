@@ -1,5 +1,6 @@
 /** Our own certificate files are checked at start-up, and a bad one is named in the error. */
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createRootCa, createTlsContextSource, ensureServingCertificates, initCa, issueCertificate, loadCa, loadCertificatePair, writePair, type CertificateAuthority } from '../../src/pki/index.js';
 import { openssl, temporaryDirectory } from './support.js';
@@ -120,6 +121,33 @@ describe('ensureServingCertificates', () => {
       expect(() => createTlsContextSource(kept)).not.toThrow();
     } finally {
       await chmod(fresh, 0o755);
+      await cleanup();
+    }
+  });
+
+  it('lets callers starting together on an empty directory share one CA and one pair (a lock, not a race)', async () => {
+    const { dir: fresh, remove: cleanup } = await temporaryDirectory();
+    try {
+      const certs = join(fresh, 'certs');
+      const results = await Promise.all([1, 2, 3, 4].map(() => ensureServingCertificates(certs)));
+      expect(results.filter((r) => r.generated)).toHaveLength(1);
+      expect((await openssl(['verify', '-CAfile', results[0]!.caFile, results[0]!.certFile])).stdout).toContain(': OK');
+      expect(await readdir(certs)).toEqual(['ca.crt', 'ca.key', 'serving.crt', 'serving.key']); // no lock or temporary file left
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('takes over a lock left behind by a crashed process once it is stale', async () => {
+    const { dir: fresh, remove: cleanup } = await temporaryDirectory();
+    try {
+      const lock = join(fresh, '.celgate.lock');
+      await writeFile(lock, '99999\n');
+      const old = new Date(Date.now() - 60_000);
+      await utimes(lock, old, old);
+      await expect(ensureServingCertificates(fresh)).resolves.toMatchObject({ generated: true });
+      expect(existsSync(lock)).toBe(false);
+    } finally {
       await cleanup();
     }
   });

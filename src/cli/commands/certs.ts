@@ -16,6 +16,7 @@ import {
   NameError,
   readCertificates,
   writeFileAtomic,
+  withDirectoryLock,
   writePair,
   SERVING_NAME,
   CERTIFICATE_MODE,
@@ -197,12 +198,12 @@ async function webhook(args: string[]): Promise<number> {
   const dir = values.dir as string;
   const days = parseDays(values.days);
   const keyType = parseKeyType(values['key-type']);
-  let ca;
-  if (caExists(dir)) ca = loadCa(dir);
-  else {
-    ca = await initCa(dir, { trustDomain: 'cluster.local' });
+  const ca = await withDirectoryLock(dir, async () => {
+    if (caExists(dir)) return loadCa(dir);
+    const created = await initCa(dir, { trustDomain: 'cluster.local' });
     console.error(`wrote ${caPaths(dir).certFile} and ${caPaths(dir).keyFile} (new CA)`);
-  }
+    return created;
+  });
   // The API server calls https://SERVICE.NAMESPACE.svc (Kubernetes docs: "the serving certificate
   // must be valid for <svc_name>.<svc_namespace>.svc"); the other forms cover in-cluster clients,
   // and localhost/127.0.0.1/::1 are what `serve` (ensureServingCertificates) always expects.
