@@ -14,9 +14,13 @@
  *   count once.
  * - Port protocol follows Istio's explicit protocol selection: `appProtocol`, else the port
  *   name's `<protocol>[-<suffix>]` prefix; otherwise TCP (Istio's fallback when detection fails).
- * - Not modelled yet: pod labels on endpoints (EndpointSlices do not carry them, so subsets by
- *   label select nothing — use ServiceEntry/WorkloadEntry for subsets), locality, the endpoint's
- *   service account (principal), ExternalName Services (skipped).
+ * - Pods, when given: an endpoint whose `targetRef` names a Pod gets that Pod's labels (so
+ *   DestinationRule subsets select it, as Istio selects subset endpoints by pod labels) and, with a
+ *   trust domain, the principal `spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/SERVICE_ACCOUNT` of its
+ *   `spec.serviceAccountName` (checked on upstream ISTIO_MUTUAL). Without Pods (or before the Pod
+ *   is seen) an endpoint has no labels: subsets with labels select nothing.
+ * - Not modelled yet: locality (a slice endpoint carries its `zone`, but Istio's locality also
+ *   needs the region, which lives on the Node), ExternalName Services (skipped).
  *
  * The registry is fed by any source of current objects (the informers of src/k8s/informers.ts
  * expose `objects()` and call back on change): `refresh()` rebuilds the snapshot from the lists,
@@ -33,6 +37,10 @@ export interface ObjectSource {
 export interface EndpointSliceRegistryOptions {
   readonly services: ObjectSource;
   readonly endpointSlices: ObjectSource;
+  /** Pods, for the labels and service account of the endpoints that name them (optional). */
+  readonly pods?: ObjectSource;
+  /** The mesh trust domain: with Pods, endpoints get the SPIFFE principal of their service account. */
+  readonly trustDomain?: string;
   /** Default `cluster.local`. */
   readonly clusterDomain?: string;
   /** Changes within this window rebuild once (default 20 ms; 0 rebuilds on each refresh). */
@@ -103,8 +111,41 @@ function serviceFrom(object: unknown, clusterDomain: string): ServiceEntry | und
   return { name, namespace, service: { host, namespace, ports, location: 'MESH_INTERNAL', resolution: 'STATIC' } };
 }
 
+/** What an endpoint takes from the Pod its `targetRef` names. */
+interface PodFacts {
+  readonly labels: Readonly<Record<string, string>>;
+  readonly principal?: string;
+}
+
+const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
+
+/** Pods by `namespace/name`. */
+function podIndex(pods: readonly unknown[], trustDomain: string | undefined): Map<string, PodFacts> {
+  const index = new Map<string, PodFacts>();
+  for (const pod of pods) {
+    if (!isRecord(pod) || !isRecord(pod.metadata)) continue;
+    const name = str(pod.metadata.name);
+    const namespace = str(pod.metadata.namespace) || 'default';
+    if (!name) continue;
+    const labels: Record<string, string> = {};
+    if (isRecord(pod.metadata.labels)) for (const [key, value] of Object.entries(pod.metadata.labels)) if (typeof value === 'string') labels[key] = value;
+    const serviceAccount = isRecord(pod.spec) ? str(pod.spec.serviceAccountName) : '';
+    index.set(`${namespace}/${name}`, {
+      labels: Object.freeze(labels),
+      ...(trustDomain && serviceAccount ? { principal: `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}` } : {}),
+    });
+  }
+  return index;
+}
+
+function podOf(endpoint: Json, sliceNamespace: string, pods: ReadonlyMap<string, PodFacts>): PodFacts | undefined {
+  const ref = endpoint.targetRef;
+  if (!isRecord(ref) || ref.kind !== 'Pod' || !str(ref.name)) return undefined;
+  return pods.get(`${str(ref.namespace) || sliceNamespace}/${str(ref.name)}`);
+}
+
 /** Ready endpoints of one slice, per slice port name: `name → endpoints`. */
-function sliceEndpoints(slice: Json): Map<string, Endpoint[]> {
+function sliceEndpoints(slice: Json, namespace: string, pods: ReadonlyMap<string, PodFacts>): Map<string, Endpoint[]> {
   const byPort = new Map<string, Endpoint[]>();
   const addressType = str(slice.addressType);
   if (addressType && !['IPv4', 'IPv6', 'FQDN'].includes(addressType)) return byPort;
@@ -122,14 +163,22 @@ function sliceEndpoints(slice: Json): Map<string, Endpoint[]> {
       if (!address) continue;
       const portNumber = port.port as number;
       const id = addressType === 'IPv6' ? `[${address}]:${portNumber}` : `${address}:${portNumber}`;
-      list.push({ id, address, port: portNumber, labels: {}, weight: 1 });
+      const pod = podOf(e, namespace, pods);
+      list.push({ id, address, port: portNumber, labels: pod?.labels ?? NO_LABELS, weight: 1, ...(pod?.principal ? { principal: pod.principal } : {}) });
     }
     byPort.set(str(port.name), list);
   }
   return byPort;
 }
 
-export function snapshotFromObjects(services: readonly unknown[], slices: readonly unknown[], clusterDomain = 'cluster.local'): RegistrySnapshot {
+export interface SnapshotOptions {
+  /** Pods, for endpoint labels and principals. */
+  readonly pods?: readonly unknown[];
+  readonly trustDomain?: string;
+}
+
+export function snapshotFromObjects(services: readonly unknown[], slices: readonly unknown[], clusterDomain = 'cluster.local', options: SnapshotOptions = {}): RegistrySnapshot {
+  const pods = podIndex(options.pods ?? [], options.trustDomain);
   const byName = new Map<string, ServiceEntry>();
   for (const object of services) {
     const entry = serviceFrom(object, clusterDomain);
@@ -142,10 +191,11 @@ export function snapshotFromObjects(services: readonly unknown[], slices: readon
     const labels = isRecord(slice.metadata.labels) ? slice.metadata.labels : {};
     const serviceName = str(labels[SERVICE_NAME_LABEL]);
     if (!serviceName) continue;
-    const key = `${str(slice.metadata.namespace) || 'default'}/${serviceName}`;
+    const namespace = str(slice.metadata.namespace) || 'default';
+    const key = `${namespace}/${serviceName}`;
     const ports = endpointsOf.get(key) ?? new Map<string, Map<string, Endpoint>>();
     endpointsOf.set(key, ports);
-    for (const [portName, list] of sliceEndpoints(slice)) {
+    for (const [portName, list] of sliceEndpoints(slice, namespace, pods)) {
       const unique = ports.get(portName) ?? new Map<string, Endpoint>();
       ports.set(portName, unique);
       for (const endpoint of list) unique.set(endpoint.id, endpoint);
@@ -167,7 +217,11 @@ export function snapshotFromObjects(services: readonly unknown[], slices: readon
 export function createEndpointSliceRegistry(options: EndpointSliceRegistryOptions): EndpointSliceRegistry {
   const clusterDomain = options.clusterDomain ?? 'cluster.local';
   const debounceMs = options.debounceMs ?? 20;
-  const build = () => snapshotFromObjects(options.services.objects(), options.endpointSlices.objects(), clusterDomain);
+  const build = () =>
+    snapshotFromObjects(options.services.objects(), options.endpointSlices.objects(), clusterDomain, {
+      ...(options.pods ? { pods: options.pods.objects() } : {}),
+      ...(options.trustDomain ? { trustDomain: options.trustDomain } : {}),
+    });
   const registry = new SnapshotRegistry(build());
   let timer: NodeJS.Timeout | undefined;
   let closed = false;

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseAllDocuments } from 'yaml';
-import type { AuthorizationConfig, HealthCheckPolicy, IdentityFiles, ListenerConfig, ProxyConfig, WorkloadIdentity } from './types.js';
+import type { AuthorizationConfig, DiscoveryConfig, HealthCheckPolicy, IdentityFiles, ListenerConfig, ProxyConfig, WorkloadIdentity } from './types.js';
 import { PATH_NORMALIZATIONS, type PathNormalization } from '../engine/access/index.js';
 import { Reader, formatConfigIssue, type ConfigIssue, type Field } from './config/reader.js';
 
@@ -29,6 +29,7 @@ export const PROXY_CONFIG_DEFAULTS = {
   maxRequestBodyBytes: 10 * 2 ** 20,
   requestTimeoutMs: 60_000,
   headersTimeoutMs: 10_000,
+  clusterDomain: 'cluster.local',
   healthCheck: { path: '/healthz', intervalMs: 5_000, timeoutMs: 1_000, healthyThreshold: 1, unhealthyThreshold: 3 },
 } as const;
 
@@ -114,7 +115,7 @@ function readConfig(r: Reader, file: string): ProxyConfig | undefined {
     r.problem(top.spec, 'is required');
     return undefined;
   }
-  const spec = r.fields(top.spec, ['workload', 'mesh', 'identity', 'listeners', 'authorization', 'healthChecks', 'admin', 'accessLog', 'limits']);
+  const spec = r.fields(top.spec, ['workload', 'mesh', 'identity', 'listeners', 'authorization', 'healthChecks', 'admin', 'accessLog', 'limits', 'discovery']);
   if (!spec) return undefined;
   const base = dirname(resolve(file));
 
@@ -127,6 +128,7 @@ function readConfig(r: Reader, file: string): ProxyConfig | undefined {
   const admin = readAdmin(r, spec.admin, listeners);
   const accessLog = readAccessLog(r, spec.accessLog, base);
   const limits = readLimits(r, spec.limits);
+  const discovery = readDiscovery(r, spec.discovery, base);
   if (!workload || !listeners || !authorization || !limits || accessLog === undefined) return undefined;
   return {
     file,
@@ -142,6 +144,7 @@ function readConfig(r: Reader, file: string): ProxyConfig | undefined {
     ...(admin ? { admin } : {}),
     accessLog,
     limits,
+    ...(discovery ? { discovery } : {}),
   };
 }
 
@@ -399,6 +402,38 @@ function readAccessLog(r: Reader, field: Field, base: string): string | undefine
     return undefined;
   }
   return absolute;
+}
+
+function readDiscovery(r: Reader, field: Field, base: string): DiscoveryConfig | undefined {
+  const f = r.fields(field, ['kubernetes']);
+  if (!f) return undefined;
+  const k = r.fields(f.kubernetes, ['kubeconfig', 'clusterDomain', 'namespaces', 'pods']);
+  if (!k) return undefined;
+  let kubeconfig: string | undefined;
+  const path = r.string(k.kubeconfig);
+  if (path !== undefined) {
+    kubeconfig = resolve(base, path);
+    if (!existsSync(kubeconfig)) r.problem(k.kubeconfig, `no such file: ${kubeconfig} (leave kubeconfig out to use KUBECONFIG or the Pod's service account)`);
+  }
+  const clusterDomain = r.string(k.clusterDomain, { pattern: DNS_SUBDOMAIN, patternHint: 'is not a valid cluster domain (lower-case DNS name, e.g. cluster.local)' }) ?? PROXY_CONFIG_DEFAULTS.clusterDomain;
+  let namespaces: string[] | undefined;
+  const items = r.items(k.namespaces);
+  if (items) {
+    if (items.length === 0) r.problem(k.namespaces, 'must list at least one namespace (leave namespaces out to watch all of them)');
+    namespaces = [];
+    const seen = new Map<string, string>();
+    for (const item of items) {
+      const namespace = r.string(item, { required: true, pattern: DNS_LABEL, patternHint: 'is not a valid namespace (lower-case DNS label)' });
+      if (namespace === undefined) continue;
+      if (seen.has(namespace)) r.problem(item, `duplicate namespace "${namespace}" (first at ${seen.get(namespace)})`);
+      else {
+        seen.set(namespace, item.path);
+        namespaces.push(namespace);
+      }
+    }
+  }
+  const pods = r.boolean(k.pods) ?? true;
+  return { kubernetes: { ...(kubeconfig ? { kubeconfig } : {}), clusterDomain, ...(namespaces ? { namespaces } : {}), pods } };
 }
 
 function readLimits(r: Reader, field: Field): ProxyConfig['limits'] | undefined {

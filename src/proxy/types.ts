@@ -39,7 +39,7 @@ export interface Service {
   readonly resolution: 'STATIC' | 'DNS' | 'NONE';
 }
 
-/** Where services and endpoints come from: files today, Kubernetes EndpointSlices later. */
+/** Where services and endpoints come from: ServiceEntry/WorkloadEntry files, Kubernetes EndpointSlices, or both merged. */
 export interface ServiceRegistry {
   services(): readonly Service[];
   service(host: string): Service | undefined;
@@ -302,6 +302,30 @@ export type AuthorizationConfig =
   | { readonly mode: 'http' | 'grpc'; readonly url: string; readonly timeoutMs: number; readonly failOpen: boolean; readonly pathPrefix?: string }
   | { readonly mode: 'none' };
 
+/** `spec.discovery.kubernetes`: services and endpoints from the cluster (Services, EndpointSlices, Pods). */
+export interface KubernetesDiscoveryConfig {
+  /** A kubeconfig file; absent: KUBECONFIG, else the Pod's service account, else ~/.kube/config. */
+  readonly kubeconfig?: string;
+  /** Hosts are `NAME.NAMESPACE.svc.CLUSTER_DOMAIN`. Default cluster.local. */
+  readonly clusterDomain: string;
+  /** Watch only these namespaces (namespaced list/watch calls); absent: all namespaces. */
+  readonly namespaces?: readonly string[];
+  /** Watch Pods too, so endpoints carry their Pod's labels (subsets) and service account (principal). Default true. */
+  readonly pods: boolean;
+}
+
+/** Services found outside the mesh files (e.g. a cluster's), served beside them. */
+export interface ServiceDiscovery {
+  readonly registry: ServiceRegistry;
+  /** False until the first full listing is in the registry (the proxy reports not ready meanwhile). */
+  isSynced(): boolean;
+  stop(): Promise<void>;
+}
+
+export interface DiscoveryConfig {
+  readonly kubernetes?: KubernetesDiscoveryConfig;
+}
+
 export interface ProxyConfig {
   /** The config file, for error messages. */
   readonly file: string;
@@ -323,4 +347,6 @@ export interface ProxyConfig {
   /** `stdout`, a file path, or `off`. */
   readonly accessLog: string;
   readonly limits: { readonly maxRequestBodyBytes: number; readonly requestTimeoutMs: number; readonly headersTimeoutMs: number };
+  /** Where services come from besides the mesh files' ServiceEntries/WorkloadEntries. */
+  readonly discovery?: DiscoveryConfig;
 }

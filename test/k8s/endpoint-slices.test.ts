@@ -91,6 +91,31 @@ describe('EndpointSlices → ServiceRegistry', () => {
     expect(snapshot.endpoints.get('dns.shop.svc.cluster.local|53')).toEqual([]);
   });
 
+  test('pods named by targetRef give endpoints their labels and, with a trust domain, their service account principal', () => {
+    // discovery.k8s.io/v1 Endpoint: targetRef "is a reference to a Kubernetes object that represents
+    // this endpoint"; Istio selects DestinationRule subset endpoints by the pods' labels.
+    const pods = [
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-v1', namespace: 'shop', labels: { app: 'web', version: 'v1' } }, spec: { serviceAccountName: 'web' } },
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-v1', namespace: 'other', labels: { app: 'web', version: 'other' } }, spec: { serviceAccountName: 'x' } },
+    ];
+    const slices = [
+      slice('web-1', 'web', [{ name: 'http', port: 8080 }], [
+        { addresses: ['10.0.0.1'], targetRef: { kind: 'Pod', name: 'web-v1', namespace: 'shop' } },
+        { addresses: ['10.0.0.2'], targetRef: { kind: 'Pod', name: 'web-v2', namespace: 'shop' } }, // not seen (yet)
+        { addresses: ['10.0.0.3'], targetRef: { kind: 'Node', name: 'web-v1' } }, // not a Pod
+      ]),
+    ];
+    const endpoints = (options: Parameters<typeof snapshotFromObjects>[3]) =>
+      snapshotFromObjects([service('web', [{ name: 'http', port: 80 }])], slices, 'cluster.local', options).endpoints.get('web.shop.svc.cluster.local|80')!;
+    expect(endpoints({ pods, trustDomain: 'example.org' }).map((e) => [e.address, e.labels, e.principal])).toEqual([
+      ['10.0.0.1', { app: 'web', version: 'v1' }, 'spiffe://example.org/ns/shop/sa/web'],
+      ['10.0.0.2', {}, undefined],
+      ['10.0.0.3', {}, undefined],
+    ]);
+    expect(endpoints({ pods }).map((e) => [e.labels, e.principal])[0]).toEqual([{ app: 'web', version: 'v1' }, undefined]);
+    expect(endpoints({}).map((e) => e.labels)).toEqual([{}, {}, {}]);
+  });
+
   test('protocol selection as Istio: appProtocol, then the <protocol>[-<suffix>] name prefix, else TCP', () => {
     // Istio docs (protocol selection): ports may be named `<protocol>[-<suffix>]` or set appProtocol.
     expect(portProtocol({ name: 'web', appProtocol: 'http2' })).toBe('HTTP2');

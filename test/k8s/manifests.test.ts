@@ -104,12 +104,13 @@ describe('webhooks/ manifests', () => {
     }
   });
 
-  test('kustomization.yaml lists files that exist, and every manifest but the optional registration RBAC', () => {
+  test('kustomization.yaml lists files that exist, and every manifest but the optional registration RBAC and the proxy RBAC', () => {
     const kustomization = ALL.find((f) => f.file === 'kustomization.yaml')!.docs[0]!;
     const listed: string[] = kustomization.resources;
     const manifests = ALL.map((f) => f.file).filter((f) => f !== 'kustomization.yaml');
     for (const file of listed) expect(manifests).toContain(file);
-    expect(manifests.filter((f) => !listed.includes(f))).toEqual(['rbac-registration.yaml']);
+    // The proxy's RBAC is for `celgate proxy` beside workloads, not for the webhook deployment.
+    expect(manifests.filter((f) => !listed.includes(f)).sort()).toEqual(['rbac-proxy.yaml', 'rbac-registration.yaml']);
     // The optional file is mentioned where it would go.
     expect(readFileSync(join(WEBHOOKS, 'kustomization.yaml'), 'utf8')).toMatch(/#\s*- rbac-registration\.yaml/);
   });
@@ -249,6 +250,20 @@ describe('RBAC', () => {
         'admissionregistration.k8s.io/mutatingwebhookconfigurations[celgate]:update',
       ].sort(),
     );
+  });
+
+  test('the proxy ClusterRole reads exactly what Kubernetes discovery watches: get/list/watch of services, pods and endpointslices', () => {
+    const role = find('ClusterRole', 'celgate-proxy');
+    const expected = [
+      ['core', 'services'],
+      ['core', 'pods'],
+      ['discovery.k8s.io', 'endpointslices'],
+    ].flatMap(([group, resource]) => ['get', 'list', 'watch'].map((verb) => `${group}/${resource}:${verb}`));
+    expect(grants(role.rules)).toEqual(expected.sort());
+    // Bound to workloads' ServiceAccounts (an example in the file), never to celgate's own.
+    const binding = find('ClusterRoleBinding', 'celgate-proxy');
+    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'celgate-proxy' });
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'shopping', namespace: 'shop' }]);
   });
 
   test('every binding names its role and the celgate ServiceAccount', () => {

@@ -12,7 +12,7 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 const DIR = 'webhooks';
 const FILES = readdirSync(DIR, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.yaml'));
 /** Applied only with `serve --register-webhooks`, so left out of the kustomization (commented there). */
-const OPT_IN = ['rbac-registration.yaml'];
+const OPT_IN = ['rbac-registration.yaml', 'rbac-proxy.yaml'];
 const MANIFESTS: Json[] = FILES.filter((f) => f !== 'kustomization.yaml').flatMap((file) =>
   parseAllDocuments(readFileSync(join(DIR, file), 'utf8')).map((doc) => {
     if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors[0]!.message}`);

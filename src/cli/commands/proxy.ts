@@ -81,6 +81,8 @@ export const proxyCommand: Command = {
         log,
         ...(normalization ? { pathNormalization: normalization as PathNormalization } : {}),
         ...(parsed.values['root-namespace'] ? { rootNamespace: parsed.values['root-namespace'] as string } : {}),
+        // client-node loads only for a config that asks for Kubernetes discovery.
+        discovery: async (proxyConfig, proxyLog) => (await import('../../k8s/proxy-discovery.js')).discoverForProxy(proxyConfig, proxyLog),
       });
     } catch (error) {
       if (error instanceof ProxyStartError) {

@@ -12,9 +12,9 @@ import { createProxyMetrics, type ProxyMetrics } from '../../telemetry/proxy-met
 import { decidingRule } from '../../telemetry/decision-log.js';
 import { startAdminServer, type AdminServer } from '../admin.js';
 import { createClusterManager } from '../cluster/index.js';
-import { snapshotFromResources, SnapshotRegistry } from '../discovery/index.js';
+import { mergeRegistries, snapshotFromResources, SnapshotRegistry } from '../discovery/index.js';
 import { compileRouting, type Gateways } from '../routing/index.js';
-import type { ClusterManager, ProxyConfig } from '../types.js';
+import type { ClusterManager, ProxyConfig, ServiceDiscovery, ServiceRegistry } from '../types.js';
 import { createAuthorizer, type Authorizer } from './authorize.js';
 import { startListener, type ListenerContext, type MeshState, type RequestRecord, type RunningListener } from './listeners.js';
 import { H2cSessions } from './h2c.js';
@@ -39,6 +39,12 @@ export interface StartProxyOptions {
   readonly accessLog?: AccessLog;
   /** Deterministic randomness for tests (weights, fault percentages, retry back-off). */
   readonly random?: () => number;
+  /**
+   * Starts the discovery a config's `discovery.kubernetes` asks for. The proxy does not import
+   * src/k8s itself (DESIGN.md: adapters do not import each other); `celgate proxy` passes
+   * src/k8s/proxy-discovery.ts's `discoverForProxy`.
+   */
+  readonly discovery?: (config: ProxyConfig, log: ProxyLog) => Promise<ServiceDiscovery>;
 }
 
 export interface RunningProxy {
@@ -84,13 +90,16 @@ export async function startProxy(config: ProxyConfig, options: StartProxyOptions
   let workload = config.identity ? workloadCredentials(config, 0) : undefined;
   const metrics = createProxyMetrics();
   const registry = new SnapshotRegistry(first.mesh.snapshot);
+  // Cluster services first: a Kubernetes Service wins over a ServiceEntry of the same host (merged-registry.ts).
+  const kubernetes = config.discovery?.kubernetes ? await startDiscovery(config, options, log) : undefined;
+  const serving: ServiceRegistry = kubernetes ? mergeRegistries([kubernetes.registry, registry]) : registry;
   const clusters: ClusterManager = createClusterManager({
-    registry,
+    registry: serving,
     healthChecks: config.healthChecks,
     events: metrics.clusterEvents,
     ...(workload ? { tls: { cert: workload.cert, key: workload.key, ca: workload.ca, rejectUnauthorized: true, checkServerIdentity: () => undefined } } : {}),
   });
-  let state: MeshState = { ...first.mesh.state, registry, clusters };
+  let state: MeshState = { ...first.mesh.state, registry: serving, clusters };
   let gateways = first.mesh.gateways;
   const authorizer: Authorizer = createAuthorizer(config.authorization, config.workload, state.policies);
   const pools = new UpstreamPools();
@@ -173,6 +182,7 @@ export async function startProxy(config: ProxyConfig, options: StartProxyOptions
   } catch (error) {
     await Promise.all(listeners.map((l) => l.close(0)));
     clusters.close();
+    await kubernetes?.stop();
     await pools.destroy();
     h2c.close();
     serverTls?.stop();
@@ -184,7 +194,7 @@ export async function startProxy(config: ProxyConfig, options: StartProxyOptions
     admin = await startAdminServer({
       address: config.admin.address,
       port: config.admin.port,
-      ready: () => true,
+      ready: () => kubernetes?.isSynced() ?? true,
       configDump: () => ({ workload: config.workload, listeners: config.listeners, routes: state.routes.dump(), destinationRules: state.destinationRules.dump(), gateways: gateways.dump() }),
       clusters: () => clusters.clusters().map((c) => ({ name: c.name, endpoints: c.states() })),
       metrics: metrics.registry,
@@ -203,7 +213,7 @@ export async function startProxy(config: ProxyConfig, options: StartProxyOptions
         }
         // One synchronous step: no request sees a half-applied configuration.
         registry.replace(next.mesh.snapshot);
-        state = { ...next.mesh.state, registry, clusters };
+        state = { ...next.mesh.state, registry: serving, clusters };
         gateways = next.mesh.gateways;
         authorizer.setPolicies(next.mesh.state.policies);
         log.info('mesh configuration reloaded');
@@ -239,6 +249,8 @@ export async function startProxy(config: ProxyConfig, options: StartProxyOptions
         await Promise.all(listeners.map((l) => l.close(options.drainMs ?? 10_000)));
         await admin?.close();
         clusters.close();
+        if (serving !== registry) serving.close();
+        await kubernetes?.stop();
         registry.close();
         await pools.close();
         h2c.close();
@@ -249,6 +261,16 @@ export async function startProxy(config: ProxyConfig, options: StartProxyOptions
       return closing;
     },
   };
+}
+
+/** Services from the cluster, through the discovery the embedder passed in. */
+async function startDiscovery(config: ProxyConfig, options: StartProxyOptions, log: ProxyLog): Promise<ServiceDiscovery> {
+  if (!options.discovery) throw new ProxyStartError(`${config.file}: discovery.kubernetes: this proxy was started without Kubernetes discovery (celgate proxy provides it)`);
+  try {
+    return await options.discovery(config, log);
+  } catch (error) {
+    throw new ProxyStartError(`${config.file}: discovery.kubernetes: ${(error as Error).message}`);
+  }
 }
 
 /** The workload's files as PEM for upstream mutual TLS. */

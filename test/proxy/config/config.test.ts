@@ -233,6 +233,48 @@ spec:
   });
 });
 
+describe('discovery.kubernetes', () => {
+  const withDiscovery = (discovery: string): string =>
+    write(`apiVersion: celgate.dev/v1alpha1
+kind: ProxyConfig
+spec:
+  workload: { name: payment, namespace: shop }
+  listeners: [{ name: out, mode: outbound, port: 15001 }]
+  discovery:
+${discovery}
+`);
+
+  test('absent: no cluster discovery; an empty mapping: every default; a kubeconfig resolves against the file', () => {
+    expect(loadProxyConfig(withDiscovery('    {}')).discovery).toBeUndefined();
+    expect(loadProxyConfig(withDiscovery('    kubernetes: {}')).discovery).toEqual({ kubernetes: { clusterDomain: 'cluster.local', pods: true } });
+    writeFileSync(join(dir, 'kubeconfig'), 'apiVersion: v1\nkind: Config\n');
+    const config = loadProxyConfig(withDiscovery('    kubernetes: { kubeconfig: kubeconfig, clusterDomain: corp.internal, namespaces: [shop, payments], pods: false }'));
+    expect(config.discovery).toEqual({ kubernetes: { kubeconfig: join(dir, 'kubeconfig'), clusterDomain: 'corp.internal', namespaces: ['shop', 'payments'], pods: false } });
+  });
+
+  test('every problem with file:line:col and the field path', () => {
+    const file = withDiscovery(`    kubernetes:
+      kubeconfig: missing/kubeconfig
+      clusterDomain: Cluster_Local
+      namespaces: [shop, Shop, shop, 7]
+      pods: "yes"
+      namespace: shop`);
+    expect(errorsOf(file)).toEqual([
+      `${file}:8:19: spec.discovery.kubernetes.kubeconfig: no such file: ${join(dir, 'missing/kubeconfig')} (leave kubeconfig out to use KUBECONFIG or the Pod's service account)`,
+      `${file}:9:22: spec.discovery.kubernetes.clusterDomain: "Cluster_Local" is not a valid cluster domain (lower-case DNS name, e.g. cluster.local)`,
+      `${file}:10:26: spec.discovery.kubernetes.namespaces[1]: "Shop" is not a valid namespace (lower-case DNS label)`,
+      `${file}:10:32: spec.discovery.kubernetes.namespaces[2]: duplicate namespace "shop" (first at spec.discovery.kubernetes.namespaces[0])`,
+      `${file}:10:38: spec.discovery.kubernetes.namespaces[3]: must be a string, found the integer 7 (quote it)`,
+      `${file}:11:13: spec.discovery.kubernetes.pods: must be true or false, found the string "yes"`,
+      `${file}:12:7: spec.discovery.kubernetes.namespace: unknown field (did you mean "namespaces"?)`,
+    ]);
+    expect(errorsOf(withDiscovery('    kubernetes: { namespaces: [] }'))).toEqual([
+      `${join(dir, 'proxy.yaml')}:7:31: spec.discovery.kubernetes.namespaces: must list at least one namespace (leave namespaces out to watch all of them)`,
+    ]);
+    expect(errorsOf(withDiscovery('    kubernetes: true'))).toEqual([`${join(dir, 'proxy.yaml')}:7:17: spec.discovery.kubernetes: must be a mapping, found the boolean true`]);
+  });
+});
+
 test('YAML anchors and aliases resolve like any other value', () => {
   const config = loadProxyConfig(
     write(`apiVersion: celgate.dev/v1alpha1
