@@ -6,8 +6,8 @@
 // Every server runs in its own process; the load generator (autocannon) runs here.
 // Usage: npm run build && node bench/proxy/index.js [--duration 5 --runs 3 --connections 32
 //        --rate 1500 --only celgate,mtls-celgate]
-// celgate proxies run with the shipped V8 flags (bench/node-options.js); BENCH_PROXY_NODE_OPTIONS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") applies to the celgate proxies.
-import { SERVER_NODE_OPTIONS } from '../node-options.js';
+// celgate proxies run with the V8 flags docs/proxy.md recommends (bench/node-options.js); BENCH_PROXY_NODE_OPTIONS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") applies to the celgate proxies.
+import { PROXY_NODE_OPTIONS } from '../node-options.js';
 import { fork, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, connect as netConnect } from 'node:net';
@@ -145,7 +145,7 @@ async function startServer(...args) {
 
 /** `celgate proxy --config FILE` as its own process; resolves once its log says it started (with the bound ports). */
 async function startCelgate(name, configFile) {
-  const execArgv = [...SERVER_NODE_OPTIONS, ...(process.env.BENCH_PROXY_NODE_OPTIONS ? process.env.BENCH_PROXY_NODE_OPTIONS.split(' ').filter(Boolean) : [])];
+  const execArgv = [...PROXY_NODE_OPTIONS, ...(process.env.BENCH_PROXY_NODE_OPTIONS ? process.env.BENCH_PROXY_NODE_OPTIONS.split(' ').filter(Boolean) : [])];
   const child = spawn(process.execPath, [...execArgv, CELGATE_BIN, 'proxy', '--config', configFile, '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const started = new Promise((resolve, reject) => {

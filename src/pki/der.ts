@@ -7,9 +7,10 @@
  * names and extensions), node:crypto generates the keys and signs the TBS bytes (ECDSA or RSA
  * PKCS#1 v1.5 over SHA-256), and node:crypto's X509Certificate parses and verifies the result.
  */
-import forge from 'node-forge';
+import type forge from 'node-forge';
+import asn1 from 'node-forge/lib/asn1.js';
+import forgeUtil from 'node-forge/lib/util.js';
 
-const { asn1 } = forge;
 export type Asn1 = forge.asn1.Asn1;
 
 /** Binary strings are node-forge's byte representation. */
@@ -63,7 +64,7 @@ export function bitString(bytes: Buffer, unusedBits = 0): Asn1 {
 }
 
 export function utf8String(text: string): Asn1 {
-  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.UTF8, false, forge.util.encodeUtf8(text));
+  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.UTF8, false, forgeUtil.encodeUtf8(text));
 }
 
 /** `[n] EXPLICIT` wrapper. */

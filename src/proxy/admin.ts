@@ -9,7 +9,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
+import type { Registry } from '../telemetry/prom.js';
 
 export interface AdminServerOptions {
   /** Default 127.0.0.1; the endpoints are read-only but reveal the mesh's configuration. */

@@ -1,5 +1,5 @@
 /** Prometheus metrics for the ext_authz servers; each server owns its own Registry. */
-import { Counter, Registry, type Metric } from 'prom-client';
+import { Counter, Registry, type Metric } from './prom.js';
 import { FastCounter, FastHistogram, type HistogramCell } from './fast-metrics.js';
 
 export interface AuthzMetrics {

@@ -9,7 +9,7 @@
  * label values, and handed to the Registry as collectors read at scrape time.
  * Low-rate series (ejections, gauges) use prom-client's own metrics.
  */
-import { Counter, Gauge, Registry, type Metric } from 'prom-client';
+import { Counter, Gauge, Registry, type Metric } from './prom.js';
 import type { ClusterEvents, Endpoint } from '../proxy/types.js';
 import { FastCounter, FastHistogram, type HistogramCell } from './fast-metrics.js';
 

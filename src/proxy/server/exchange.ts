@@ -3,7 +3,8 @@
  * undici and node's response objects. Failures come back as Envoy's outcome kinds so that
  * retries and outlier detection can reason about them.
  */
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { ServerResponse, type IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Http2ServerResponse } from 'node:http2';
 import type { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
@@ -168,11 +169,18 @@ export async function relayResponse(res: DownstreamResponse, upstream: UpstreamR
   applyHeaderOperations(headers, operations);
   let bytes = 0;
   try {
+    // HTTP/1.1: the head and the first chunk leave in one write (one syscall, and one record over
+    // TLS) instead of two; a small body is usually all in that chunk.
+    const socket = res instanceof ServerResponse ? res.socket : null;
+    socket?.cork();
     (res as ServerResponse).writeHead(upstream.statusCode, headers as Record<string, string | string[]>);
     for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
       bytes += chunk.length;
-      if (!(res as ServerResponse).write(chunk)) await drained(res);
+      const flowing = (res as ServerResponse).write(chunk);
+      if (bytes === chunk.length && socket) process.nextTick(uncork, socket);
+      if (!flowing) await drained(res);
     }
+    if (bytes === 0) socket?.uncork();
     const trailers = upstream.trailers;
     if (trailers && Object.keys(trailers).length > 0) res.addTrailers(trailers as Record<string, string>);
     res.end();
@@ -193,6 +201,10 @@ export async function discard(body: Readable): Promise<void> {
   } catch {
     // a failed body is as good as a drained one here
   }
+}
+
+function uncork(socket: Socket): void {
+  socket.uncork();
 }
 
 function drained(res: DownstreamResponse): Promise<void> {
