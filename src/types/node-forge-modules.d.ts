@@ -1,6 +1,6 @@
 /**
  * node-forge's own modules, typed from @types/node-forge. Importing `node-forge` loads every
- * module it has (ciphers, TLS, PKCS#12...: ~10 MB of heap); parsing and writing DER needs two.
+ * module it has (ciphers, TLS, PKCS#12...: +10 MB of RSS in a bare process); DER needs two.
  */
 declare module 'node-forge/lib/asn1.js' {
   import type forge from 'node-forge';
