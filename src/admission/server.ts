@@ -179,8 +179,9 @@ export class AdmissionServer {
 
   /**
    * Graceful shutdown, first half: /readyz answers 503 from now on (so Kubernetes takes this
-   * replica out of the Service), and the promise resolves when no review is in flight or after
-   * `deadlineMs`, whichever is first. Call close() afterwards.
+   * replica out of the Service), reviews still arriving are answered with `Connection: close`,
+   * and the promise resolves when no review is in flight or after `deadlineMs`, whichever is
+   * first. Call close() afterwards.
    */
   async drain(deadlineMs: number): Promise<{ readonly unfinished: number }> {
     this.#draining = true;
@@ -238,8 +239,12 @@ export class AdmissionServer {
     const finished = (request: object): void => {
       if (this.#inFlight.delete(request) && this.#inFlight.size === 0) this.#idle?.();
     };
-    app.addHook('onRequest', (request, _reply, done) => {
+    app.addHook('onRequest', (request, reply, done) => {
       this.#inFlight.add(request);
+      // While draining, every answer closes its connection: kube-apiserver keeps HTTP/1.1
+      // connections alive and would go on sending reviews to this replica over them after the
+      // Service has dropped it (kubernetes/kubernetes#127335); a closed one makes it dial anew.
+      if (this.#draining) reply.header('connection', 'close');
       done();
     });
     app.addHook('onResponse', (request, _reply, done) => {

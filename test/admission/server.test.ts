@@ -186,6 +186,46 @@ describe('bad input', () => {
   });
 });
 
+describe('graceful shutdown', () => {
+  it('answers reviews that still arrive while draining, and closes each such connection after its answer', async () => {
+    // kube-apiserver talks HTTP/1.1 to webhooks and keeps connections alive (kubernetes/kubernetes
+    // PR #82090); a replica leaving the Service must close them or it keeps receiving reviews over
+    // them (kubernetes/kubernetes#127335).
+    const draining = await startServer(tls, { sources: SOURCES });
+    try {
+      const port = Number(new URL(draining.url).port);
+      const socket = connect({ host: '127.0.0.1', port, ca: tls.ca, servername: '127.0.0.1' });
+      await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+      let received = '';
+      socket.on('data', (chunk) => (received += chunk));
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      const body = JSON.stringify(reviewFor(labelledPod));
+      const send = () => socket.write(`POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      const answers = async (count: number) => {
+        for (let waited = 0; (received.match(/HTTP\/1\.1 \d{3} /g) ?? []).length < count && waited < 5000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+        return received.split(/(?=HTTP\/1\.1 \d{3} )/); // answers follow one another with no separator
+      };
+
+      send();
+      const [before] = await answers(1);
+
+      expect(before).toMatch(/^HTTP\/1\.1 200/);
+      expect(before).toMatch(/^connection: keep-alive/im);
+
+      await draining.server.drain(1000);
+      expect((await draining.get('/readyz')).status).toBe(503);
+      send();
+      const [, during] = await answers(2);
+      expect(during).toMatch(/^HTTP\/1\.1 200/);
+      expect(during).toMatch(/^connection: close/im);
+      expect(JSON.parse(during!.slice(during!.indexOf('\r\n\r\n') + 4)).response.allowed).toBe(true);
+      await closed; // the server ended the connection after its answer
+    } finally {
+      await draining.stop();
+    }
+  });
+});
+
 describe('health, readiness and metrics', () => {
   it('reports not ready (503) until a policy set has loaded', async () => {
     const empty = await startServer(tls, {});
