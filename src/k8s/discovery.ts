@@ -18,10 +18,14 @@ export interface ServedKind {
 
 export const apiVersionOf = (kind: Pick<ServedKind, 'group' | 'version'>): string => (kind.group === '' ? kind.version : `${kind.group}/${kind.version}`);
 
-/** The cluster-wide collection path (all namespaces), e.g. /apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies. */
-export function collectionPath(kind: ServedKind): string {
+/**
+ * A collection path: cluster-wide (all namespaces), e.g.
+ * /apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies, or one namespace's
+ * (/api/v1/namespaces/NAMESPACE/services) when a namespaced kind is given one.
+ */
+export function collectionPath(kind: ServedKind, namespace?: string): string {
   const base = kind.group === '' ? `/api/${kind.version}` : `/apis/${kind.group}/${kind.version}`;
-  return `${base}/${kind.plural}`;
+  return kind.namespaced && namespace !== undefined ? `${base}/namespaces/${namespace}/${kind.plural}` : `${base}/${kind.plural}`;
 }
 
 /** The path of one object: the reference a compile error names. */

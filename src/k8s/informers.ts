@@ -20,6 +20,8 @@ export interface InformerOptions {
   readonly maxBackoffMs?: number;
   /** Asks the server to end each watch after about this long (it is then resumed). Default 300. */
   readonly watchTimeoutSeconds?: number;
+  /** List and watch one namespace's objects of a namespaced kind; absent: all namespaces. */
+  readonly namespace?: string;
 }
 
 type WatchCallback = (phase: string, object: unknown, raw: unknown) => void;
@@ -56,7 +58,7 @@ export class KindInformer {
     this.kind = kind;
     this.#options = options;
     this.synced = new Promise((resolve) => (this.#resolveSynced = resolve));
-    const path = collectionPath(kind);
+    const path = collectionPath(kind, options.namespace);
     const apiVersion = apiVersionOf(kind);
     const list = async (): Promise<KubernetesListObject<KubernetesObject>> => {
       const answer = await client.get<KubernetesListObject<KubernetesObject>>(path);

@@ -46,14 +46,6 @@ export interface KubernetesDiscovery extends ServiceDiscovery {
   stop(): Promise<void>;
 }
 
-/**
- * A kind scoped to one namespace. collectionPath() builds `BASE/PLURAL`; the namespaced collection
- * is `BASE/namespaces/NAMESPACE/PLURAL`, so the namespace goes in front of the plural.
- */
-function inNamespace(kind: ServedKind, namespace: string | undefined): ServedKind {
-  return namespace === undefined ? kind : { ...kind, plural: `namespaces/${namespace}/${kind.plural}` };
-}
-
 /** The objects of several informers of one kind (one per namespace) as one source. */
 function joined(informers: readonly KindInformer[]): ObjectSource {
   if (informers.length === 1) return informers[0]!;
@@ -70,7 +62,8 @@ export function startKubernetesDiscovery(options: ProxyDiscoveryOptions): Kubern
   const watch = (kind: ServedKind): KindInformer[] =>
     scopes.map(
       (namespace) =>
-        new KindInformer(options.config, client, inNamespace(kind, namespace), {
+        new KindInformer(options.config, client, kind, {
+          ...(namespace !== undefined ? { namespace } : {}),
           onChange: () => refresh(),
           onError: (error, retryInMs) =>
             options.onError?.(error instanceof Error ? error.message : String(error), { kind: kind.kind, ...(namespace ? { namespace } : {}), retryInMs }),
