@@ -10,14 +10,15 @@ import { parseDocuments, type PolicyIssue, type SourceDocument } from '../policy
 import type { AccessRequest } from '../engine/access/types.js';
 import type { AdmissionRequest, Operation, UserInfo } from '../engine/admission/types.js';
 import { requestForObject } from '../engine/admission/request.js';
+import { applyKubernetesDefaults } from '../engine/admission/defaults.js';
 import { FieldReader, isMapping, toPlainJson, type Path } from './fields.js';
 import { expandPath } from './paths.js';
 import type { CaseInput, Expectation, PolicyExpectation, TestCase, TestSuite } from './types.js';
 
 const SPEC_FIELDS = ['policies', 'params', 'namespaces', 'fixtures', 'defaults', 'cases'] as const;
-const DEFAULTS_FIELDS = ['operation', 'namespace', 'userInfo', 'dryRun'] as const;
+const DEFAULTS_FIELDS = ['operation', 'namespace', 'userInfo', 'dryRun', 'kubernetesDefaults'] as const;
 const CASE_FIELDS = ['name', 'admission', 'admissionReview', 'request', 'expect', 'skip'] as const;
-const ADMISSION_FIELDS = ['operation', 'object', 'oldObject', 'namespace', 'userInfo', 'dryRun'] as const;
+const ADMISSION_FIELDS = ['operation', 'object', 'oldObject', 'namespace', 'userInfo', 'dryRun', 'kubernetesDefaults'] as const;
 const FIXTURE_REF_FIELDS = ['fixture', 'merge', 'jsonPatch'] as const;
 const FILE_REF_FIELDS = ['file', 'document', 'kind', 'name', 'namespace', 'merge', 'jsonPatch'] as const;
 const ACCESS_FIELDS = ['source', 'destination', 'request', 'connection', 'context'] as const;
@@ -49,6 +50,8 @@ interface Defaults {
   namespace?: string;
   userInfo?: UserInfo;
   dryRun?: boolean;
+  /** Apply kube-apiserver's built-in defaults to the case's objects (default true). */
+  kubernetesDefaults?: boolean;
 }
 
 /** Reads one PolicyTest document; returns undefined (with issues recorded) when it has problems. */
@@ -158,6 +161,7 @@ class SuiteReader {
     }
     if (d.userInfo !== undefined) out.userInfo = this.#userInfo(d.userInfo, [...path, 'userInfo']);
     if (d.dryRun !== undefined) out.dryRun = this.r.boolean(d.dryRun, [...path, 'dryRun']) ?? false;
+    if (d.kubernetesDefaults !== undefined) out.kubernetesDefaults = this.r.boolean(d.kubernetesDefaults, [...path, 'kubernetesDefaults']) ?? true;
     return out;
   }
 
@@ -298,7 +302,8 @@ class SuiteReader {
       return undefined;
     }
     const kind = inputs[0]!;
-    const input = kind === 'admission' ? this.#admission(c.admission, [...path, kind]) : kind === 'admissionReview' ? this.#review(c.admissionReview, [...path, kind]) : this.#access(c.request, [...path, kind]);
+    const kubernetesDefaults = kind === 'admission' && this.#kubernetesDefaults(c.admission, [...path, kind]);
+    const input = kind === 'admission' ? this.#admission(c.admission, [...path, kind], kubernetesDefaults) : kind === 'admissionReview' ? this.#review(c.admissionReview, [...path, kind]) : this.#access(c.request, [...path, kind]);
     let skip: string | undefined;
     if (c.skip !== undefined) {
       if (c.skip === true) skip = 'skipped';
@@ -309,12 +314,12 @@ class SuiteReader {
       this.r.issue(path, 'every case needs expect: a case without an expectation cannot fail');
       return undefined;
     }
-    const expect = this.#expect(c.expect, [...path, 'expect'], input?.face ?? 'admission');
+    const expect = this.#expect(c.expect, [...path, 'expect'], input?.face ?? 'admission', kubernetesDefaults);
     if (!name || !input || !expect) return undefined;
     return { name, location: this.r.where(path), line: this.r.line(path), input, expect, ...(skip ? { skip } : {}) };
   }
 
-  #admission(value: unknown, path: Path): CaseInput | undefined {
+  #admission(value: unknown, path: Path, defaults: boolean): CaseInput | undefined {
     const a = this.r.mapping(value, path, ADMISSION_FIELDS);
     if (!a) return undefined;
     const operation = a.operation === undefined ? (this.#defaults.operation ?? 'CREATE') : this.#operation(a.operation, [...path, 'operation']);
@@ -340,12 +345,23 @@ class SuiteReader {
         ...(userInfo ? { userInfo } : {}),
         ...(dryRun !== undefined ? { dryRun } : {}),
         ...(namespace !== undefined ? { namespace } : {}),
+        defaults,
       });
     } catch (error) {
       this.r.issue(path, `cannot build an AdmissionRequest: ${(error as Error).message}`);
       return undefined;
     }
     return { face: 'admission', request };
+  }
+
+  /**
+   * Whether an admission case's objects get kube-apiserver's built-in defaults: the case's
+   * `kubernetesDefaults`, else the suite's, else true.
+   */
+  #kubernetesDefaults(admission: unknown, path: Path): boolean {
+    const own = isMapping(admission) ? admission.kubernetesDefaults : undefined;
+    if (own === undefined) return this.#defaults.kubernetesDefaults ?? true;
+    return this.r.boolean(own, [...path, 'kubernetesDefaults']) ?? true;
   }
 
   #review(value: unknown, path: Path): CaseInput | undefined {
@@ -384,7 +400,7 @@ class SuiteReader {
     return { face: 'access', request: toPlainJson(a) as AccessRequest };
   }
 
-  #expect(value: unknown, path: Path, face: 'admission' | 'access'): Expectation | undefined {
+  #expect(value: unknown, path: Path, face: 'admission' | 'access', kubernetesDefaults = false): Expectation | undefined {
     const e = this.r.mapping(value, path, face === 'admission' ? EXPECT_ADMISSION : EXPECT_ACCESS);
     if (!e) return undefined;
     if (Object.keys(e).length === 0) {
@@ -420,7 +436,13 @@ class SuiteReader {
     }
     if (e.warnings !== undefined) out.warnings = this.r.stringList(e.warnings, at('warnings'));
     if (e.auditAnnotations !== undefined) out.auditAnnotations = this.r.stringMap(e.auditAnnotations, at('auditAnnotations'));
-    if (e.patchedObject !== undefined) out.patchedObject = e.patchedObject === null ? null : this.#object(e.patchedObject, at('patchedObject'));
+    if (e.patchedObject !== undefined) {
+      const expected = e.patchedObject === null ? null : this.#object(e.patchedObject, at('patchedObject'));
+      // kube-apiserver defaults the object again after every mutation, so the object admission ends
+      // with is always defaulted: the expected one is compared as the API server would hold it, and
+      // may be written as a manifest (defaults never change a value that is set).
+      out.patchedObject = kubernetesDefaults && expected !== null ? applyKubernetesDefaults(expected) : expected;
+    }
     if (e.headers !== undefined) out.headers = this.r.stringMap(e.headers, at('headers'));
     if (e.headersToRemove !== undefined) out.headersToRemove = this.r.stringList(e.headersToRemove, at('headersToRemove'));
     if (e.route !== undefined) out.route = e.route === null ? null : this.r.stringMap(e.route, at('route'));

@@ -1,4 +1,5 @@
 import type { V1Deployment, V1Namespace, V1Pod } from '@kubernetes/client-node';
+import { applyKubernetesDefaults } from '../../src/engine/admission/defaults.js';
 import { guessResource, RequestShapeError, requestForObject } from '../../src/engine/admission/request.js';
 
 const pod: V1Pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', namespace: 'shop' }, spec: { containers: [{ name: 'web', image: 'nginx:1.27' }] } };
@@ -12,7 +13,10 @@ describe('requestForObject', () => {
     expect(request.namespace).toBe('shop');
     expect(request.name).toBe('web');
     expect(request.operation).toBe('CREATE');
-    expect(request.object).toBe(pod);
+    // kube-apiserver defaults the decoded object before admission: the request carries a defaulted copy.
+    expect(request.object).toEqual(applyKubernetesDefaults(pod));
+    expect(request.object).not.toBe(pod);
+    expect(requestForObject(pod, { defaults: false }).object).toBe(pod);
     expect(request.oldObject).toBeNull();
     expect(request.dryRun).toBe(false);
     expect(request.options).toEqual({ apiVersion: 'meta.k8s.io/v1', kind: 'CreateOptions' });
@@ -57,12 +61,13 @@ describe('requestForObject', () => {
   it('sends the object as oldObject and no object on DELETE, both on UPDATE', () => {
     // Kubernetes docs (validating-admission-policy): "object - The object from the incoming request.
     // For DELETE requests, this value is null." "oldObject - The existing object. The value is null for CREATE requests."
-    const deleted = requestForObject(pod, { operation: 'DELETE' });
+    // (defaults: false: this test is about which object goes where; defaulting has its own tests.)
+    const deleted = requestForObject(pod, { operation: 'DELETE', defaults: false });
     expect(deleted.object).toBeNull();
     expect(deleted.oldObject).toBe(pod);
     expect(deleted.options).toEqual({ apiVersion: 'meta.k8s.io/v1', kind: 'DeleteOptions' });
     const old = { ...pod, metadata: { ...pod.metadata, labels: { v: '1' } } };
-    const updated = requestForObject(pod, { operation: 'UPDATE', oldObject: old, dryRun: true, userInfo: { username: 'alice', groups: ['dev'] } });
+    const updated = requestForObject(pod, { operation: 'UPDATE', oldObject: old, dryRun: true, userInfo: { username: 'alice', groups: ['dev'] }, defaults: false });
     expect(updated.object).toBe(pod);
     expect(updated.oldObject).toBe(old);
     expect(updated.dryRun).toBe(true);

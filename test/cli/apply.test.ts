@@ -11,6 +11,7 @@ import fastJsonPatch from 'fast-json-patch';
 import { parseAllDocuments } from 'yaml';
 import { readFileSync } from 'node:fs';
 import { FIXTURES, reviewFor, startServer, testTls } from '../admission/helpers.js';
+import { applyKubernetesDefaults } from '../../src/engine/admission/defaults.js';
 
 interface Run {
   code: number;
@@ -181,7 +182,8 @@ spec:
     try {
       const run = await celgate([...BASE, '-f', MIXED, '-o', 'json']);
       const results = JSON.parse(run.stdout).results;
-      const objects = parseAllDocuments(readFileSync(MIXED, 'utf8')).map((d) => d.toJS() as V1Pod);
+      // kube-apiserver defaults what it decodes before it calls admission webhooks.
+      const objects = parseAllDocuments(readFileSync(MIXED, 'utf8')).map((d) => applyKubernetesDefaults(d.toJS() as V1Pod));
       expect(results).toHaveLength(objects.length);
       for (const [i, object] of objects.entries()) {
         const mutated = await webhook.post('/mutate', reviewFor(object));
@@ -199,5 +201,68 @@ spec:
     } finally {
       await webhook.stop();
     }
+  }, 60_000);
+
+  it('applies the built-in Kubernetes defaults first, as kube-apiserver does (and not with --no-defaults)', async () => {
+    // kubernetes/kubernetes pkg/apis/apps/v1/defaults.go (SetDefaults_Deployment): replicas 1 when unset;
+    // pkg/apis/core/v1/defaults.go (SetDefaults_Container): imagePullPolicy Always when the tag is
+    // `latest` (ParseImageName implies `latest` without a tag or digest), else IfNotPresent.
+    const policy = await tempFile(
+      'defaults.yaml',
+      `apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: defaults}
+spec:
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"]}
+      - {apiGroups: ["apps"], apiVersions: ["v1"], operations: ["CREATE"], resources: ["deployments"]}
+  validations:
+    - expression: "object.kind != 'Deployment' || (has(object.spec.replicas) && object.spec.replicas <= 5)"
+      message: "replicas must be set and at most 5"
+    - expression: "object.kind != 'Pod' || object.spec.containers.all(c, has(c.imagePullPolicy) && c.imagePullPolicy == 'Always')"
+      message: "containers must pull Always"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: defaults}
+spec: {policyName: defaults, validationActions: [Deny]}
+`,
+    );
+    const pod = (name: string, image: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'shop' }, spec: { containers: [{ name: 'c', image }] } });
+    const resources = [
+      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'unset', namespace: 'shop' }, spec: { template: { spec: { containers: [{ name: 'c', image: 'nginx:1.27' }] } } } },
+      pod('untagged', 'nginx'),
+      pod('pinned', 'nginx:1.27'),
+      // Taken as is: the API server already defaulted what it puts in a review, so nothing is added here.
+      {
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        request: {
+          uid: 'r',
+          kind: { group: '', version: 'v1', kind: 'Pod' },
+          resource: { group: '', version: 'v1', resource: 'pods' },
+          namespace: 'shop',
+          name: 'reviewed',
+          operation: 'CREATE',
+          userInfo: { username: 'alice' },
+          object: pod('reviewed', 'nginx'),
+        },
+      },
+    ];
+    const file = await tempFile('resources.json', JSON.stringify({ apiVersion: 'v1', kind: 'List', items: resources }));
+    const outcome = (run: Run) => JSON.parse(run.stdout).results.map((r: { resource: { name: string }; allowed: boolean }) => `${r.resource.name}:${r.allowed}`);
+
+    const defaulted = await celgate(['apply', '--policies', policy, '-f', file, '-o', 'json']);
+    expect(defaulted.stderr).toBe('');
+    expect(outcome(defaulted)).toEqual(['unset:true', 'untagged:true', 'pinned:false', 'reviewed:false']);
+    expect(JSON.parse(defaulted.stdout).results[2].status.message).toContain('containers must pull Always');
+
+    const raw = await celgate(['apply', '--policies', policy, '-f', file, '-o', 'json', '--no-defaults']);
+    expect(outcome(raw)).toEqual(['unset:false', 'untagged:false', 'pinned:false', 'reviewed:false']);
+    expect(JSON.parse(raw.stdout).results[0].status.message).toContain('replicas must be set and at most 5');
+
+    const help = await celgate(['apply', '--help']);
+    expect(help.stdout).toMatch(/--no-defaults +evaluate the resources exactly as written/);
   }, 60_000);
 });

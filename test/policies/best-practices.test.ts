@@ -227,8 +227,10 @@ describe('mutating policies', () => {
     const decision = mutate(pod);
     expect(errors(decision)).toEqual([]);
     expect((decision.patchedObject as Json).spec.securityContext).toEqual({ seccompProfile: { type: 'RuntimeDefault' } });
+    // Defaulting: kube-apiserver gives every PodSpec `securityContext: {}` (SetDefaults_PodSpec)
+    // before admission, so the policy adds the profile inside the existing (empty) securityContext.
     expect(decision.patch).toEqual(
-      expect.arrayContaining([{ op: 'add', path: '/spec/securityContext', value: { seccompProfile: { type: 'RuntimeDefault' } } }]),
+      expect.arrayContaining([{ op: 'add', path: '/spec/securityContext/seccompProfile', value: { type: 'RuntimeDefault' } }]),
     );
   });
 

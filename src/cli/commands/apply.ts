@@ -15,6 +15,12 @@ validating: ValidatingAdmissionPolicy, MutatingAdmissionPolicy and their binding
 kube-apiserver would, without a cluster. Files may hold several YAML documents or JSON;
 a document of kind AdmissionReview is evaluated as that exact request.
 
+Like kube-apiserver, apply first fills in the built-in defaults of Kubernetes kinds (v1,
+apps/v1, batch/v1: a Deployment without replicas has replicas: 1, a Pod gets
+restartPolicy: Always, securityContext: {}, its containers an imagePullPolicy, ...), so
+policies see what they would see in the cluster. AdmissionReview documents are taken as
+they are (the API server already defaulted them).
+
 Options:
   -f, --filename PATH    resources to evaluate (files or directories; repeatable; - not supported)
   --policies PATH        policy files or directories (repeatable; default: policies)
@@ -24,6 +30,7 @@ Options:
   --old PATH             the old objects for UPDATE (matched by kind, namespace and name)
   --user NAME            the requesting user (default: celgate)
   --group NAME           a group of the requesting user (repeatable)
+  --no-defaults          evaluate the resources exactly as written, without Kubernetes defaults
   -o, --output FORMAT    text (default) or json
   -h, --help             shows this help
 
@@ -69,6 +76,7 @@ export const applyCommand: Command = {
       old: { type: 'string', multiple: true },
       user: { type: 'string' },
       group: { type: 'string', multiple: true },
+      'no-defaults': { type: 'boolean' },
       output: { type: 'string', short: 'o' },
     });
     if (values.help) {
@@ -94,7 +102,8 @@ export const applyCommand: Command = {
       dataPaths: [...((values.params as string[] | undefined) ?? []), ...((values.namespaces as string[] | undefined) ?? [])],
     });
     if (loaded.issues) issues.push(...loaded.issues);
-    const inputs = await readInputs(files, oldFiles, { operation, userInfo }, issues);
+    const defaults = values['no-defaults'] !== true;
+    const inputs = await readInputs(files, oldFiles, { operation, userInfo, defaults }, issues);
     if (issues.length > 0 || !loaded.set) {
       for (const issue of issues) console.error(formatIssue(issue));
       console.error(`celgate apply: ${issues.length} problem${issues.length === 1 ? '' : 's'}; nothing was evaluated`);
@@ -156,7 +165,7 @@ function identity(object: Record<string, unknown>): string {
 async function readInputs(
   files: readonly string[],
   oldFiles: readonly string[],
-  options: { operation: Operation; userInfo: UserInfo | undefined },
+  options: { operation: Operation; userInfo: UserInfo | undefined; defaults: boolean },
   issues: PolicyIssue[],
 ): Promise<Input[]> {
   const read = await readDocuments(files);
@@ -181,6 +190,7 @@ async function readInputs(
   for (const { value, document } of objects) {
     try {
       if (value.kind === 'AdmissionReview') {
+        // The API server built this request from an object it had already defaulted: taken as is.
         inputs.push({ request: readReview(value).request, origin: originOf(document) });
         continue;
       }
@@ -193,7 +203,12 @@ async function readInputs(
           continue;
         }
       }
-      const request = requestForObject(value, { operation: options.operation, oldObject, ...(options.userInfo ? { userInfo: options.userInfo } : {}) });
+      const request = requestForObject(value, {
+        operation: options.operation,
+        oldObject,
+        defaults: options.defaults,
+        ...(options.userInfo ? { userInfo: options.userInfo } : {}),
+      });
       inputs.push({ request, origin: originOf(document) });
     } catch (error) {
       if (!(error instanceof ReviewError) && !(error instanceof RequestShapeError)) throw error;

@@ -4,6 +4,7 @@
  * stored under, its namespace and name, and the operation's old/new objects.
  */
 import { randomUUID } from 'node:crypto';
+import { applyKubernetesDefaults } from './defaults.js';
 import type { AdmissionRequest, GroupVersionKind, GroupVersionResource, Operation, UserInfo } from './types.js';
 
 export interface RequestForObjectOptions {
@@ -15,6 +16,12 @@ export interface RequestForObjectOptions {
   /** Overrides metadata.namespace (and the `default` fallback) for namespaced kinds. */
   readonly namespace?: string;
   readonly uid?: string;
+  /**
+   * Apply the built-in Kubernetes defaults to the object and old object first, as kube-apiserver
+   * does when it decodes a request, before admission (default true). Turn off for objects that
+   * were already defaulted (taken from a cluster) or to see a manifest exactly as written.
+   */
+  readonly defaults?: boolean;
 }
 
 /** Who `celgate apply` and the test runner act as unless told otherwise. */
@@ -147,9 +154,11 @@ export function requestForObject(object: unknown, options: RequestForObjectOptio
   const name = typeof metadata?.name === 'string' ? metadata.name : '';
   const optionsKind = OPTIONS_KIND[operation];
 
-  // On DELETE the API server sends the stored object as oldObject and no new object.
-  const newObject = operation === 'DELETE' ? null : object;
-  const oldObject = operation === 'DELETE' ? object : operation === 'UPDATE' ? (options.oldObject ?? null) : null;
+  // On DELETE the API server sends the stored object as oldObject and no new object. Stored
+  // objects were defaulted when they were written, so old objects get the defaults too.
+  const withDefaults = options.defaults === false ? <T>(value: T): T => value : applyKubernetesDefaults;
+  const newObject = operation === 'DELETE' ? null : withDefaults(object);
+  const oldObject = operation === 'DELETE' ? withDefaults(object) : operation === 'UPDATE' ? withDefaults(options.oldObject ?? null) : null;
 
   return {
     uid: options.uid ?? randomUUID(),
