@@ -18,6 +18,7 @@
  * values typed by an unbound type parameter (`[].all(x, x > 0)`, `optional.none().?f`).
  */
 import { Environment, EvaluationError, Optional } from '@marcbachmann/cel-js';
+import { registerMacros } from './macros.js';
 import { UnsignedInt, Duration } from '@marcbachmann/cel-js/evaluator';
 import { CelError, CelFunctionError, positionAt, type CelErrorKind } from './errors.js';
 import { COST_EXCEEDED, assertBudgetLeft, charge, type CompileLimits } from './cost.js';
@@ -74,6 +75,7 @@ export class EvaluatorBase {
         maxCallArguments: limits.maxCallArguments,
       },
     });
+    registerMacros(this.#env);
     const registrar = new Registrar(this.#env, this.#hooks);
     for (const library of libraries) {
       try {

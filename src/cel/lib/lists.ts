@@ -4,7 +4,7 @@
  *   `sum`, `min`, `max`, `indexOf`, `lastIndexOf`;
  * - cel-go's lists extension as Kubernetes 1.34+ enables it (`ext.ListsVersion(3)`):
  *   `slice`, `flatten`, `distinct`, `reverse`, `sort` and `lists.range`. Its `sortBy`
- *   macro is missing: the registrar cannot declare macros.
+ *   macro is in ../macros.ts (the registrar cannot declare macros).
  */
 import { Duration, UnsignedInt } from '../adapter.js';
 import { CelFunctionError } from '../errors.js';
@@ -233,15 +233,24 @@ function distinct(list: readonly unknown[]): unknown[] {
 
 /** cel-go's sort: one comparable element type throughout (int, uint and double differ). */
 function sortList(list: readonly unknown[]): unknown[] {
+  return sortByKeys(list, list);
+}
+
+/**
+ * `list` ordered by `keys` (one per element, same order; the list itself for `sort()`): the
+ * keys must be comparable and of one type. Stable, as cel-go's `sortBy` is.
+ */
+export function sortByKeys(list: readonly unknown[], keys: readonly unknown[]): unknown[] {
   if (list.length === 0) return [];
-  const first = list[0];
+  const first = keys[0];
   if (!isComparable(first)) throw new CelFunctionError('list elements must be comparable');
   const type = celTypeName(first);
-  for (const element of list) {
-    if (celTypeName(element) !== type) throw new CelFunctionError('list elements must have the same type');
+  for (const key of keys) {
+    if (celTypeName(key) !== type) throw new CelFunctionError('list elements must have the same type');
   }
   charge(list.length * Math.max(1, Math.ceil(Math.log2(list.length))));
-  return [...list].sort((a, b) => compareValues(a, b) ?? 0);
+  const order = list.map((_, i) => i).sort((a, b) => compareValues(keys[a], keys[b]) ?? 0);
+  return order.map((i) => list[i]);
 }
 
 function range(n: bigint): bigint[] {
