@@ -67,7 +67,7 @@ export async function decide(
   phase: AdmissionPhase = 'both',
 ): Promise<Outcome> {
   if (input.face === 'admission') {
-    const decision = admit(set.admission, input.request, { phase, cluster, ...(onExpression ? { onExpression } : {}) });
+    const decision = admit(set.admission, input.request, { phase, cluster, ...(input.kubernetesDefaults === false ? { kubernetesDefaults: false } : {}), ...(onExpression ? { onExpression } : {}) });
     return { face: 'admission', decision };
   }
   const decision = await decideAccess(set.access, input.request, { explain: false, ...(onExpression ? { onExpression } : {}) });

@@ -351,7 +351,7 @@ class SuiteReader {
       this.r.issue(path, `cannot build an AdmissionRequest: ${(error as Error).message}`);
       return undefined;
     }
-    return { face: 'admission', request };
+    return { face: 'admission', request, ...(defaults ? {} : { kubernetesDefaults: false }) };
   }
 
   /**

@@ -26,7 +26,7 @@ export interface Expectation {
 }
 
 export type CaseInput =
-  | { readonly face: 'admission'; readonly request: AdmissionRequest }
+  | { readonly face: 'admission'; readonly request: AdmissionRequest; /** false: no built-in defaulting (kubernetesDefaults: false). */ readonly kubernetesDefaults?: boolean }
   | { readonly face: 'access'; readonly request: AccessRequest };
 
 export interface TestCase {

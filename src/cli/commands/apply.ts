@@ -109,7 +109,7 @@ export const applyCommand: Command = {
       console.error(`celgate apply: ${issues.length} problem${issues.length === 1 ? '' : 's'}; nothing was evaluated`);
       return EXIT_USAGE;
     }
-    const results = inputs.map((input) => evaluate(loaded.set!, input.request));
+    const results = inputs.map((input) => evaluate(loaded.set!, input.request, defaults));
     const out = new LineWriter();
     if (output === 'json') {
       const allowed = results.filter((r) => r.allowed).length;
@@ -228,8 +228,8 @@ function resourceOf(request: AdmissionRequest): ResourceId {
   };
 }
 
-function evaluate(set: AdmissionPolicySet, request: AdmissionRequest): ApplyResult {
-  const decision: AdmissionDecision = admit(set.policies, request, { phase: 'both', cluster: set.cluster });
+function evaluate(set: AdmissionPolicySet, request: AdmissionRequest, kubernetesDefaults: boolean): ApplyResult {
+  const decision: AdmissionDecision = admit(set.policies, request, { phase: 'both', cluster: set.cluster, kubernetesDefaults });
   return {
     resource: resourceOf(request),
     operation: request.operation,

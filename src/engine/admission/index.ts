@@ -31,7 +31,7 @@ export function admit(policies: AdmissionPolicies, request: AdmissionRequest, op
   let patchedObject: unknown = null;
 
   if (options.phase !== 'validate' && policies.mutating.length > 0) {
-    const mutated = runMutatingPolicies(policies.mutating, context, evaluations);
+    const mutated = runMutatingPolicies(policies.mutating, context, evaluations, options.kubernetesDefaults !== false);
     if (mutated.denial) {
       return {
         allowed: false,

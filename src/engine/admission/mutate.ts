@@ -10,6 +10,7 @@ import { CostMeter, PER_EVALUATION_COST_BUDGET, celTypeName, fromJson, toJson } 
 import { Evaluation, type RequestContext } from './activation.js';
 import { applyConfiguration, cloneJson, deepEqual } from './apply-configuration.js';
 import { candidatesFor } from './candidates.js';
+import { applyKubernetesDefaults } from './defaults.js';
 import { matchRequest, requestNamespace } from './match.js';
 import { configErrorMessage } from './messages.js';
 import { collectParams } from './params.js';
@@ -42,7 +43,7 @@ interface PolicyError {
 
 const KIND = 'MutatingAdmissionPolicy';
 
-export function runMutatingPolicies(policies: readonly MutatingPolicy[], context: RequestContext, evaluations: PolicyEvaluation[]): MutatingOutcome {
+export function runMutatingPolicies(policies: readonly MutatingPolicy[], context: RequestContext, evaluations: PolicyEvaluation[], kubernetesDefaults: boolean): MutatingOutcome {
   // Nothing to mutate without an object (DELETE, CONNECT).
   if (typeof context.request.object !== 'object' || context.request.object === null) return {};
   const original = toJson(fromJson(context.request.object));
@@ -112,7 +113,9 @@ export function runMutatingPolicies(policies: readonly MutatingPolicy[], context
         if ('skip' in result) record(invocation.policy.name, invocation.binding.name, 'skip', undefined, result.source);
         else record(invocation.policy.name, invocation.binding.name, 'pass', changed ? 'mutated the object' : 'no change', result.source);
         if (changed && !('skip' in result)) {
-          object = result.object;
+          // kube-apiserver's dispatcher defaults the patched object before the next policy sees it
+          // (whether it changed is decided before that, as here).
+          object = kubernetesDefaults ? applyKubernetesDefaults(result.object) : result.object;
           changedAny = true;
           for (const k of invoked) reinvoke.add(k);
         }

@@ -125,6 +125,12 @@ export interface ExpressionEvent {
 
 export interface AdmitOptions {
   readonly phase: AdmissionPhase;
+  /**
+   * After each mutation that changed the object, apply kube-apiserver's built-in defaulting to it,
+   * as its mutating policy dispatcher does, so later policies see what they would in the cluster
+   * (default true; off for `celgate apply --no-defaults`).
+   */
+  readonly kubernetesDefaults?: boolean;
   readonly cluster: ClusterState;
   /** Answers `authorizer` checks; by default every check is denied. */
   readonly decider?: Decider;

@@ -1,6 +1,7 @@
 import { rewriteAndCheck, rewriteObjectLiterals } from '../../../src/policy/object-literals.js';
 import { applyConfiguration } from '../../../src/engine/admission/apply-configuration.js';
 import { clusterStateFrom } from '../../../src/engine/admission/index.js';
+import { applyKubernetesDefaults } from '../../../src/engine/admission/defaults.js';
 import { deployment, issuesOf, policiesFrom, requestFor, run } from './helpers.js';
 
 const PODS = `matchConstraints:
@@ -24,13 +25,14 @@ ${binding.replace(/^/gm, '  ')}
 `;
 }
 
+/** A Pod as kube-apiserver hands it to admission: with its built-in defaults applied. */
 function pod(extra: Record<string, unknown> = {}): Record<string, any> {
-  return {
+  return applyKubernetesDefaults({
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: 'web', namespace: 'default', labels: { app: 'web' } },
     spec: { initContainers: [], containers: [{ name: 'app', image: 'app:1', ports: [{ containerPort: 80 }] }], ...extra },
-  };
+  }) as Record<string, any>;
 }
 
 describe('Object{} and JSONPatch{} literals', () => {
@@ -71,7 +73,17 @@ mutations:
   it('adds the sidecar and returns the RFC 6902 patch', () => {
     const d = run(policiesFrom(SIDECAR), requestFor(pod()));
     expect(d.allowed).toBe(true);
-    const sidecar = { name: 'mesh-proxy', image: 'mesh/proxy:v1.0.0', args: ['proxy', 'sidecar'], restartPolicy: 'Always' };
+    // The added container comes back with its built-in defaults: kube-apiserver's mutating policy
+    // dispatcher defaults the object after each mutation (o.GetObjectDefaulter().Default).
+    const sidecar = {
+      name: 'mesh-proxy',
+      image: 'mesh/proxy:v1.0.0',
+      args: ['proxy', 'sidecar'],
+      restartPolicy: 'Always',
+      imagePullPolicy: 'IfNotPresent',
+      terminationMessagePath: '/dev/termination-log',
+      terminationMessagePolicy: 'File',
+    };
     expect(d.patch).toEqual([{ op: 'add', path: '/spec/initContainers/0', value: sidecar }]);
     expect((d.patchedObject as any).spec.initContainers).toEqual([sidecar]);
     expect(d.evaluations).toEqual([
@@ -150,7 +162,10 @@ mutations:
 
   it('applies the operations', () => {
     const d = run(policiesFrom(JSON_SIDECAR), requestFor(pod()));
-    expect(d.patch).toEqual([{ op: 'add', path: '/spec/initContainers/0', value: { name: 'mesh-proxy', image: 'mesh-proxy/v1.0.0', restartPolicy: 'Always' } }]);
+    const added = { name: 'mesh-proxy', image: 'mesh-proxy/v1.0.0', restartPolicy: 'Always' };
+    expect(d.patch).toEqual([{ op: 'add', path: '/spec/initContainers/0', value: { ...added, imagePullPolicy: 'Always', terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File' } }]);
+    // Without defaulting (celgate apply --no-defaults) the container stays as the patch wrote it.
+    expect(run(policiesFrom(JSON_SIDECAR), requestFor(pod()), { kubernetesDefaults: false }).patch).toEqual([{ op: 'add', path: '/spec/initContainers/0', value: added }]);
   });
 
   it('skips the whole patch when a test operation fails', () => {
@@ -262,13 +277,14 @@ spec:
   validationActions: [Deny]
 `;
     const p = policiesFrom(yaml);
-    const both = run(p, requestFor(deployment(2)));
+    const deployment2 = () => applyKubernetesDefaults(deployment(2)) as Record<string, any>; // as kube-apiserver hands it over
+    const both = run(p, requestFor(deployment2()));
     expect(both.allowed).toBe(false);
     expect(both.status?.message).toMatch(/failed expression: object\.spec\.replicas <= 5$/);
-    const mutateOnly = run(p, requestFor(deployment(2)), { phase: 'mutate' });
+    const mutateOnly = run(p, requestFor(deployment2()), { phase: 'mutate' });
     expect(mutateOnly.allowed).toBe(true);
     expect(mutateOnly.patch).toEqual([{ op: 'replace', path: '/spec/replicas', value: 10 }]);
-    expect(run(p, requestFor(deployment(2)), { phase: 'validate' }).allowed).toBe(true);
+    expect(run(p, requestFor(deployment2()), { phase: 'validate' }).allowed).toBe(true);
   });
 });
 
