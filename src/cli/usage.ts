@@ -32,3 +32,10 @@ export function parseCommandArgs(args: string[], options: Options): ParsedArgs {
     throw new UsageError((error as Error).message);
   }
 }
+
+/** Prints `help` when `--help` was given; the command then returns EXIT_OK. */
+export function helpRequested(values: { readonly help?: unknown }, help: string): boolean {
+  if (values.help !== true) return false;
+  console.log(help);
+  return true;
+}

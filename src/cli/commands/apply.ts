@@ -6,7 +6,7 @@ import { RequestShapeError, requestForObject } from '../../engine/admission/requ
 import type { AdmissionDecision, AdmissionRequest, Operation, UserInfo } from '../../engine/admission/types.js';
 import { formatIssue, readDocuments, type PolicyIssue, type SourceDocument } from '../../policy/index.js';
 import { LineWriter } from '../io.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, parseCommandArgs, type Command } from '../usage.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, parseCommandArgs, type Command, helpRequested } from '../usage.js';
 
 const HELP = `Usage: celgate apply -f PATH... [--policies PATH...] [OPTIONS]
 
@@ -79,10 +79,7 @@ export const applyCommand: Command = {
       'no-defaults': { type: 'boolean' },
       output: { type: 'string', short: 'o' },
     });
-    if (values.help) {
-      console.log(HELP);
-      return EXIT_OK;
-    }
+    if (helpRequested(values, HELP)) return EXIT_OK;
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'; resources are given with -f`);
     const files = (values.filename as string[] | undefined) ?? [];
     if (files.length === 0) throw new UsageError('no resources given: use -f PATH');

@@ -24,7 +24,7 @@ import {
   type KeyType,
   type LeafOptions,
 } from '../../pki/index.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, parseCommandArgs, UsageError, type Command } from '../usage.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, parseCommandArgs, UsageError, type Command, helpRequested } from '../usage.js';
 
 const HELP = `Usage: celgate certs SUBCOMMAND [OPTIONS]
 
@@ -83,10 +83,6 @@ export const certsCommand: Command = {
   },
 };
 
-function helpRequested(values: Record<string, unknown>, text: string): boolean {
-  if (values.help) console.log(text);
-  return values.help === true;
-}
 
 function parseDays(value: unknown): number | undefined {
   if (value === undefined) return undefined;

@@ -4,7 +4,7 @@ import type { AccessDecision, AccessRequest } from '../../engine/access/types.js
 import { formatIssue, loadResources, type PolicyIssue } from '../../policy/index.js';
 import { readAccessRequests, RequestFileError } from '../../authz/request-file.js';
 import { LineWriter } from '../io.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, parseCommandArgs, UsageError, type Command } from '../usage.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, parseCommandArgs, UsageError, type Command, helpRequested } from '../usage.js';
 
 const HELP = `Usage: celgate check --policies PATH... --requests FILE [OPTIONS]
 
@@ -40,10 +40,7 @@ export const checkCommand: Command = {
       output: { type: 'string', short: 'o' },
       explain: { type: 'boolean' },
     });
-    if (values.help) {
-      console.log(HELP);
-      return EXIT_OK;
-    }
+    if (helpRequested(values, HELP)) return EXIT_OK;
     const policyPaths = [...((values.policies as string[] | undefined) ?? []), ...positionals];
     if (policyPaths.length === 0) throw new UsageError('--policies PATH is required');
     const requestFile = values.requests as string | undefined;

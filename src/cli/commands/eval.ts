@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { CelEnvironment, CelError, celTypeName, fromJson, toJson } from '../../cel/index.js';
 import { LineWriter, readDataFile } from '../io.js';
-import { EXIT_FAILED, EXIT_OK, UsageError, parseCommandArgs, type Command } from '../usage.js';
+import { EXIT_FAILED, EXIT_OK, UsageError, parseCommandArgs, type Command, helpRequested } from '../usage.js';
 
 const HELP = `Usage: celgate eval EXPR [--input FILE] [--var NAME=FILE]...
        celgate eval --batch FILE
@@ -30,10 +30,7 @@ export const evalCommand: Command = {
       var: { type: 'string', multiple: true },
       batch: { type: 'string' },
     });
-    if (values.help) {
-      console.log(HELP);
-      return EXIT_OK;
-    }
+    if (helpRequested(values, HELP)) return EXIT_OK;
     const batch = values.batch as string | undefined;
     const input = values.input as string | undefined;
     const bindings = (values.var as string[] | undefined) ?? [];

@@ -2,7 +2,7 @@
 import { compileAccessPolicies } from '../../engine/access/index.js';
 import { compileAdmissionPolicies } from '../../engine/admission/index.js';
 import { formatIssue, loadResources, type PolicyIssue } from '../../policy/index.js';
-import { EXIT_FAILED, EXIT_OK, parseCommandArgs, type Command } from '../usage.js';
+import { EXIT_FAILED, EXIT_OK, parseCommandArgs, type Command, helpRequested } from '../usage.js';
 
 const HELP = `Usage: celgate lint [PATH...]
 
@@ -20,10 +20,7 @@ export const lintCommand: Command = {
   help: HELP,
   async run(args) {
     const { values, positionals } = parseCommandArgs(args, {});
-    if (values.help) {
-      console.log(HELP);
-      return EXIT_OK;
-    }
+    if (helpRequested(values, HELP)) return EXIT_OK;
     const paths = positionals.length > 0 ? positionals : ['policies'];
     const { resources, issues } = await loadResources(paths);
     const problems: PolicyIssue[] = [...issues];

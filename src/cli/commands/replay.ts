@@ -6,7 +6,7 @@ import { toPlainJson } from '../../testing/fields.js';
 import { readDataDocuments } from '../../testing/format.js';
 import { expandPath } from '../../testing/paths.js';
 import { groupByPolicy, parseLogLine, replayLine, type ReplayChange } from '../../testing/replay.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, parseCommandArgs, type Command } from '../usage.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, parseCommandArgs, type Command, helpRequested } from '../usage.js';
 
 const HELP = `Usage: celgate replay --log DECISIONS.jsonl --policies PATH... [OPTIONS]
 
@@ -36,10 +36,7 @@ export const replayCommand: Command = {
       'allow-changes': { type: 'boolean' },
       output: { type: 'string' },
     });
-    if (values.help) {
-      console.log(HELP);
-      return EXIT_OK;
-    }
+    if (helpRequested(values, HELP)) return EXIT_OK;
     const log = values.log as string | undefined;
     const policyPaths = [...((values.policies as string[] | undefined) ?? []), ...positionals];
     if (!log) throw new UsageError('--log FILE is required');

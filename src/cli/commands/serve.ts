@@ -19,7 +19,7 @@ import type { WebhookEndpoint } from '../../k8s/registration.js';
 import { admissionLogLine } from '../../testing/index.js';
 import { CertificateFileError, checkDnsName, createTlsContextSource, ensureServingCertificates, reportTlsClientErrors } from '../../pki/index.js';
 import { logLevel, waitForSignal } from '../server-process.js';
-import { EXIT_OK, EXIT_USAGE, UsageError, parseCommandArgs, type Command, type ParsedArgs } from '../usage.js';
+import { EXIT_OK, EXIT_USAGE, UsageError, parseCommandArgs, type Command, type ParsedArgs, helpRequested } from '../usage.js';
 
 const HELP = `Usage: celgate serve [--policies PATH...] [OPTIONS]
 
@@ -609,10 +609,7 @@ export const serveCommand: Command = {
   help: HELP,
   async run(args) {
     const parsed = parseCommandArgs(args, OPTIONS);
-    if (parsed.values.help) {
-      console.log(HELP);
-      return EXIT_OK;
-    }
+    if (helpRequested(parsed.values, HELP)) return EXIT_OK;
     if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
     const level = logLevel(parsed.values['log-level'] as string | undefined);
     // Logs go to stderr as JSON lines; stdout carries only the listening addresses.

@@ -4,7 +4,7 @@ import { Coverage } from '../../testing/coverage.js';
 import { mutationCheck, mutationText, type MutationReport } from '../../testing/mutate.js';
 import { caseLines, issuesText, junitLoadErrors, junitXml, styleFor, summaryJson, summaryLine } from '../../testing/report.js';
 import { loadRun, runSuites, type CaseResult } from '../../testing/runner.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, parseCommandArgs, type Command } from '../usage.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, parseCommandArgs, type Command, helpRequested } from '../usage.js';
 
 const HELP = `Usage: celgate test [PATH...] [OPTIONS]
 
@@ -55,10 +55,7 @@ export const testCommand: Command = {
       lcov: { type: 'string' },
       mutate: { type: 'boolean' },
     });
-    if (values.help) {
-      console.log(HELP);
-      return EXIT_OK;
-    }
+    if (helpRequested(values, HELP)) return EXIT_OK;
     const options = optionsFrom(values, positionals);
     if (!values.watch) return runOnce(options);
     return watchLoop(options);
