@@ -103,7 +103,8 @@ describe('regular expressions (RE2, linear time)', () => {
   it("finishes 'a'*30 + 'b' against ^(a+)+$ in milliseconds", () => {
     const started = Date.now();
     expect(run("object.s.matches('^(a+)+$')", { object: { s: 'a'.repeat(30) + 'b' } })).toBe(false);
-    expect(Date.now() - started).toBeLessThan(100);
+    // A backtracking engine takes 2^30 steps here (minutes); the bound leaves room for a slow CI machine.
+    expect(Date.now() - started).toBeLessThan(1000);
   });
 
   it('finishes catastrophic patterns the V8 fallback cannot take (case-insensitive, counted)', () => {
@@ -112,7 +113,7 @@ describe('regular expressions (RE2, linear time)', () => {
     expect(run("object.s.matches('(?i)^(a+)+$')", { object: { s } })).toBe(false);
     expect(run("object.s.matches('^(a|a){1,40}$')", { object: { s } })).toBe(false);
     expect(run("object.s.matches(object.p)", { object: { s, p: '^(a|aa)+$' } })).toBe(false);
-    expect(Date.now() - started).toBeLessThan(200);
+    expect(Date.now() - started).toBeLessThan(1000);
   });
 
   it('rejects backreferences and lookaround at compile time', () => {

@@ -138,7 +138,7 @@ describe('equality and comparison', () => {
     expect(run("quantity('1e2147483647').isGreaterThan(quantity('99999999999999999999999Ei'))")).toBe(true);
     expect(run("quantity('1n').isLessThan(quantity('1e2147483647'))")).toBe(true);
     expect(run("quantity('-1e2147483647').compareTo(quantity('-1'))")).toBe(-1n);
-    expect(Date.now() - started).toBeLessThan(500);
+    expect(Date.now() - started).toBeLessThan(2000); // hanging would mean 2^31 digits
   });
 
   it('has no ordering operators, as in Kubernetes [lib]', () => {
@@ -170,7 +170,7 @@ describe('arithmetic', () => {
   it('refuses alignments too large to compute instead of hanging', () => {
     const started = Date.now();
     expect(runError("quantity('1e2147483647').add(quantity('1'))").message).toMatch(/digits of precision/);
-    expect(Date.now() - started).toBeLessThan(500);
+    expect(Date.now() - started).toBeLessThan(2000); // hanging would mean 2^31 digits
   });
 
   it('takes only a Quantity or an int as operand [docs]', () => {
