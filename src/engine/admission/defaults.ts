@@ -16,6 +16,8 @@
  * Other kinds and versions (CRDs included) pass through unchanged.
  */
 
+import { cloneJson } from './apply-configuration.js';
+
 type JsonObject = Record<string, unknown>;
 
 function isObject(value: unknown): value is JsonObject {
@@ -394,7 +396,7 @@ export function hasKubernetesDefaults(object: unknown): boolean {
 export function applyKubernetesDefaults<T>(object: T): T {
   const defaulter = defaulterFor(object);
   if (!defaulter) return object;
-  const copy = structuredClone(object) as JsonObject;
+  const copy = cloneJson(object) as JsonObject;
   // A spec is a struct, never nil, in the decoded object: its defaults apply even when it is absent.
   const spec = KINDS_WITHOUT_SPEC_DEFAULTS.has(copy.kind as string) ? {} : ensureObject(copy, 'spec');
   defaulter(copy, spec);
