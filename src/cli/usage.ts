@@ -39,3 +39,8 @@ export function helpRequested(values: { readonly help?: unknown }, help: string)
   console.log(help);
   return true;
 }
+
+/** For commands that take no positional arguments: the first one is a usage error. */
+export function refusePositionals(positionals: readonly string[]): void {
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+}

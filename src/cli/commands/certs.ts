@@ -24,7 +24,7 @@ import {
   type KeyType,
   type LeafOptions,
 } from '../../pki/index.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, parseCommandArgs, UsageError, type Command, helpRequested } from '../usage.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, parseCommandArgs, UsageError, type Command, helpRequested, refusePositionals } from '../usage.js';
 
 const HELP = `Usage: celgate certs SUBCOMMAND [OPTIONS]
 
@@ -106,7 +106,7 @@ async function init(args: string[]): Promise<number> {
     force: { type: 'boolean', default: false },
   });
   if (helpRequested(values, HELP)) return EXIT_OK;
-  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  refusePositionals(positionals);
   const dir = values.dir as string;
   const days = parseDays(values.days);
   const keyType = parseKeyType(values['key-type']);
@@ -140,7 +140,7 @@ async function issue(args: string[]): Promise<number> {
     'key-type': { type: 'string' },
   });
   if (helpRequested(values, HELP)) return EXIT_OK;
-  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  refusePositionals(positionals);
   const name = values.name as string | undefined;
   if (!name) throw new UsageError('--name is required (the output files are NAME.crt and NAME.key)');
   if (!NAME.test(name) || name === 'ca') throw new UsageError(`--name '${name}' must be letters, digits, '.', '-' or '_' and not 'ca'`);
@@ -188,7 +188,7 @@ async function webhook(args: string[]): Promise<number> {
     'write-manifests': { type: 'string' },
   });
   if (helpRequested(values, HELP)) return EXIT_OK;
-  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  refusePositionals(positionals);
   const service = values.service as string;
   const namespace = values.namespace as string;
   const dir = values.dir as string;

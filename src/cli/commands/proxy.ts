@@ -5,7 +5,7 @@ import { loadProxyConfig, ProxyConfigError } from '../../proxy/config.js';
 import { ProxyStartError, startProxy, type ProxyLog } from '../../proxy/server/index.js';
 import type { ProxyConfig } from '../../proxy/types.js';
 import { logLevel, waitForSignal } from '../server-process.js';
-import { EXIT_OK, EXIT_USAGE, UsageError, parseCommandArgs, type Command, helpRequested } from '../usage.js';
+import { EXIT_OK, EXIT_USAGE, UsageError, parseCommandArgs, type Command, helpRequested, refusePositionals } from '../usage.js';
 
 const HELP = `Usage: celgate proxy --config FILE [OPTIONS]
 
@@ -48,7 +48,7 @@ export const proxyCommand: Command = {
   async run(args) {
     const parsed = parseCommandArgs(args, OPTIONS);
     if (helpRequested(parsed.values, HELP)) return EXIT_OK;
-    if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
+    refusePositionals(parsed.positionals);
     const file = parsed.values.config as string | undefined;
     if (!file) throw new UsageError('--config FILE is required (a ProxyConfig YAML file)');
     const level = logLevel(parsed.values['log-level'] as string | undefined);

@@ -19,7 +19,7 @@ import type { WebhookEndpoint } from '../../k8s/registration.js';
 import { admissionLogLine } from '../../testing/index.js';
 import { CertificateFileError, checkDnsName, createTlsContextSource, ensureServingCertificates, reportTlsClientErrors } from '../../pki/index.js';
 import { logLevel, waitForSignal } from '../server-process.js';
-import { EXIT_OK, EXIT_USAGE, UsageError, parseCommandArgs, type Command, type ParsedArgs, helpRequested } from '../usage.js';
+import { EXIT_OK, EXIT_USAGE, UsageError, parseCommandArgs, type Command, type ParsedArgs, helpRequested, refusePositionals } from '../usage.js';
 
 const HELP = `Usage: celgate serve [--policies PATH...] [OPTIONS]
 
@@ -610,7 +610,7 @@ export const serveCommand: Command = {
   async run(args) {
     const parsed = parseCommandArgs(args, OPTIONS);
     if (helpRequested(parsed.values, HELP)) return EXIT_OK;
-    if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
+    refusePositionals(parsed.positionals);
     const level = logLevel(parsed.values['log-level'] as string | undefined);
     // Logs go to stderr as JSON lines; stdout carries only the listening addresses.
     const log = pino({ name: 'celgate', level }, pino.destination(2));
