@@ -16,8 +16,9 @@ async function policies() {
 }
 
 async function start() {
-  // The decision log goes to /dev/null: its cost is counted, its output is not kept.
-  const decisionLog = logMode === 'log' ? { destination: (await import('pino')).pino.destination({ dest: '/dev/null', sync: false, minLength: 4096 }) } : false;
+  // The decision log goes to /dev/null through the batcher `celgate serve` uses: its cost is
+  // counted, its output is not kept.
+  const decisionLog = logMode === 'log' ? { destination: (await import('../../dist/telemetry/batched-file.js')).lineFile('/dev/null') } : false;
   switch (mode) {
     case 'http-authz': {
       const { startAuthzHttpServer } = await import('../../dist/authz/http-server.js');

@@ -106,8 +106,8 @@ export async function startAuthzGrpcServer(options: AuthzGrpcServerOptions): Pro
     close() {
       return new Promise<void>((resolve) => {
         const done = () => {
-          decisionLog?.flush();
-          resolve();
+          if (decisionLog) void decisionLog.flush().then(resolve);
+          else resolve();
         };
         const force = setTimeout(() => {
           server.forceShutdown();

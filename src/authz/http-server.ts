@@ -162,7 +162,7 @@ export async function startAuthzHttpServer(options: AuthzHttpServerOptions): Pro
     async close() {
       stopWatching?.();
       await app.close();
-      decisionLog?.flush();
+      await decisionLog?.flush();
     },
   };
 }

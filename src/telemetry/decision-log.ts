@@ -4,12 +4,14 @@
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { AccessDecision, AccessRequest, MatchedRule } from '../engine/access/types.js';
+import { lineFile } from './batched-file.js';
+import { isoTime } from './json-text.js';
 
 /** Header values that never reach a log: credentials and session cookies. */
 export const DEFAULT_REDACTED_HEADERS: readonly string[] = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie'];
 
 export interface DecisionLogOptions {
-  /** Where lines go; defaults to standard output. */
+  /** Where lines go; defaults to standard output (batched, see batched-file.ts). */
   readonly destination?: DestinationStream;
   /** Extra header names to redact (case-insensitive), on top of the defaults. */
   readonly redactHeaders?: readonly string[];
@@ -26,8 +28,8 @@ export interface DecisionRecord {
 
 export interface DecisionLog {
   write(record: DecisionRecord): void;
-  /** Writes out buffered lines (call before exiting). */
-  flush(): void;
+  /** Resolves when buffered lines have been written out (call before exiting). */
+  flush(): Promise<void>;
 }
 
 /** The rule whose action produced the outcome: the first DENY for a denial, the first ALLOW for an allow. */
@@ -38,11 +40,8 @@ export function decidingRule(decision: AccessDecision): MatchedRule | undefined 
 
 export function createDecisionLog(options: DecisionLogOptions = {}): DecisionLog {
   const redacted = new Set([...DEFAULT_REDACTED_HEADERS, ...(options.redactHeaders ?? [])].map((h) => h.toLowerCase()));
-  const logger: Logger = pino(
-    { base: undefined, messageKey: 'msg', timestamp: pino.stdTimeFunctions.isoTime },
-    // Asynchronous, batched writes (4 KiB): one write syscall per several decisions.
-    options.destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096 }),
-  );
+  const destination: DestinationStream & { flush?: () => unknown } = options.destination ?? lineFile('stdout');
+  const logger: Logger = pino({ base: undefined, messageKey: 'msg', timestamp: isoTimestamp }, destination);
   return {
     write(record) {
       const { request, decision } = record;
@@ -73,10 +72,15 @@ export function createDecisionLog(options: DecisionLogOptions = {}): DecisionLog
         error: record.error,
       });
     },
-    flush() {
-      logger.flush();
+    async flush() {
+      await destination.flush?.();
     },
   };
+}
+
+/** pino's isoTime, with the date and time up to the second reused within that second. */
+function isoTimestamp(): string {
+  return `,"time":"${isoTime(Date.now())}"`;
 }
 
 function redactHeaders(

@@ -110,7 +110,8 @@ describe('access log', () => {
   });
 
   test('a file that cannot be opened does not crash the process; lines are counted as dropped', async () => {
-    const log = createAccessLog(join(dir, 'missing-dir', 'access.log'));
+    // Under a regular file: neither the directory nor the file can be created.
+    const log = createAccessLog(join('/dev/null', 'missing-dir', 'access.log'));
     await log.flush();
     log.write(entry);
     await log.close();

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { Server as HttpsServer, ServerOptions as HttpsOptions } from 'node:https';
 import { hostname } from 'node:os';
-import { pino, type DestinationStream, type Logger } from 'pino';
+import { pino, type Logger } from 'pino';
 import { createAdmissionServer, type AdmissionPolicySet } from '../../admission/index.js';
 import { toJson } from '../../cel/index.js';
 import { ReloadableServerCredentials, startAuthzGrpcServer, startAuthzHttpServer, type AuthzServer, type GrpcTlsSettings } from '../../authz/index.js';
@@ -17,6 +17,7 @@ import type { LeaderElector } from '../../k8s/leader-election.js';
 import type { PolicyProblem } from '../../k8s/status.js';
 import type { WebhookEndpoint } from '../../k8s/registration.js';
 import { admissionLogLine } from '../../testing/index.js';
+import { lineFile, type LineSink } from '../../telemetry/batched-file.js';
 import { CertificateFileError, checkDnsName, createTlsContextSource, ensureServingCertificates, reportTlsClientErrors } from '../../pki/index.js';
 import { logLevel, waitForSignal } from '../server-process.js';
 import { EXIT_OK, EXIT_USAGE, UsageError, parseCommandArgs, type Command, type ParsedArgs, helpRequested, refusePositionals } from '../usage.js';
@@ -135,7 +136,7 @@ interface FaceContext {
   readonly tls: TlsSource;
   readonly log: Logger;
   /** Where decisions are logged for `celgate replay` (--log-decisions), when asked for. */
-  readonly decisions?: DestinationStream;
+  readonly decisions?: LineSink;
   /** With --kubernetes: the cluster's policies, and a way to hear about each rebuilt snapshot. */
   readonly cluster?: ClusterFeed;
   /** Resolves when the process is asked to stop (a face waiting for the cluster gives up then). */
@@ -645,7 +646,7 @@ export const serveCommand: Command = {
       return EXIT_USAGE;
     }
     const logFile = parsed.values['log-decisions'] as string | undefined;
-    const decisions = logFile === undefined ? undefined : pino.destination({ dest: logFile, append: true, mkdir: true, sync: false });
+    const decisions = logFile === undefined ? undefined : lineFile(logFile);
     const signal = waitForSignal();
     let kubernetes: KubernetesRuntime | undefined;
     if (kubeConfig) {
@@ -683,7 +684,7 @@ export const serveCommand: Command = {
     await Promise.all([...running.map((face) => face.drain?.(shutdownMs)), kubernetes?.stepDown()]);
     for (const face of running.reverse()) await face.close();
     await kubernetes?.stop();
-    decisions?.flushSync();
+    await decisions?.close();
     return EXIT_OK;
   },
 };
