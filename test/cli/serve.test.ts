@@ -19,6 +19,7 @@ interface Started {
   /** The ext_authz HTTP listener's URL, when it was started. */
   authzUrl?: string;
   stderr: () => string;
+  stdout: () => string;
   exited: Promise<number | null>;
 }
 
@@ -37,7 +38,7 @@ function serve(args: string[]): Promise<Started> {
       if (match && /ext_authz (gRPC|HTTP): |ext_authz: off/.test(stdout)) {
         clearTimeout(timer);
         const authz = /ext_authz HTTP: (https:\/\/[^/\s]+)/.exec(stdout);
-        resolve({ child, url: match[1]!, ...(authz ? { authzUrl: authz[1]! } : {}), stderr: () => stderr, exited });
+        resolve({ child, url: match[1]!, ...(authz ? { authzUrl: authz[1]! } : {}), stderr: () => stderr, stdout: () => stdout, exited });
       }
     });
     void exited.then((code) => {
@@ -132,15 +133,38 @@ describe('celgate serve', () => {
       const denied = await request(`${started.authzUrl}/admin`, { dispatcher: client });
       expect(denied.statusCode).toBe(403);
       await denied.body.dump();
-      const allowed = await request(`${started.authzUrl}/items`, { dispatcher: client });
+      const allowed = await request(`${started.authzUrl}/items`, { dispatcher: client, headers: { 'x-request-id': 'items-1' } });
       expect(allowed.statusCode).toBe(200);
       await allowed.body.dump();
+      // Without --log-decisions, access decisions are logged on stdout, and a quiet server's
+      // lines show up without waiting for more (batches go out at most 200 ms late).
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      const decisions = started.stdout().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { id: string; decision: { allowed: boolean } });
+      expect(decisions.find((line) => line.id === 'items-1')?.decision.allowed).toBe(true);
     } finally {
       await client.close();
       started.child.kill('SIGTERM');
     }
     expect(await started.exited).toBe(0);
     expect((await run(['serve', '--authz-workload-label', 'cart'])).stderr).toMatch(/--authz-workload-label: expected KEY=VALUE, got 'cart'/);
+  }, 60_000);
+
+  it('logs no decisions with --log-decisions off', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'celgate-serve-nolog-'));
+    const started = await serve(['--policies', join(FIXTURES, 'policies'), '--port', '0', '--host', '127.0.0.1', '--certs', join(work, 'certs'), '--authz-http-port', '0', '--authz-grpc-port', 'off', '--log-decisions', 'off']);
+    const client = new Agent({ connect: { ca: await readFile(join(work, 'certs', 'ca.crt')) } });
+    try {
+      const check = await request(`${started.authzUrl}/items`, { dispatcher: client });
+      expect(check.statusCode).toBe(200);
+      await check.body.dump();
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(started.stdout()).toMatch(/ext_authz HTTP: /);
+      expect(started.stdout()).not.toMatch(/^\{/m);
+    } finally {
+      await client.close();
+      started.child.kill('SIGTERM');
+    }
+    expect(await started.exited).toBe(0);
   }, 60_000);
 
   it('exits 2 on usage errors', async () => {

@@ -90,9 +90,10 @@ Options:
   --authz-workload-label KEY=VALUE
                       a label of that workload, for policies' selector (repeatable)
   --fail-open         allow when a policy cannot be evaluated (default: deny with 403)
-  --log-decisions FILE
+  --log-decisions FILE|off
                       append every decision (admission and access) to FILE as JSON lines,
-                      the log 'celgate replay' reads (default: access decisions on stdout)
+                      the log 'celgate replay' reads (default: access decisions on stdout;
+                      'off' logs none)
   --log-level LEVEL   trace, debug, info (default), warn, error
   -h, --help          shows this help
 
@@ -135,8 +136,8 @@ interface FaceContext {
   readonly args: ParsedArgs['values'];
   readonly tls: TlsSource;
   readonly log: Logger;
-  /** Where decisions are logged for `celgate replay` (--log-decisions), when asked for. */
-  readonly decisions?: LineSink;
+  /** Where decisions are logged for `celgate replay` (--log-decisions FILE); false for `off`. */
+  readonly decisions?: LineSink | false;
   /** With --kubernetes: the cluster's policies, and a way to hear about each rebuilt snapshot. */
   readonly cluster?: ClusterFeed;
   /** Resolves when the process is asked to stop (a face waiting for the cluster gives up then). */
@@ -278,7 +279,7 @@ const authzFace: Face = {
         port: httpPort,
         failOpen,
         ...(destination ? { destination } : {}),
-        ...(decisions ? { decisionLog: { destination: decisions } } : {}),
+        ...(decisions !== undefined ? { decisionLog: decisions && { destination: decisions } } : {}),
         tls: tls.options,
         watchTls: (s) => {
           reportTlsClientErrors(s, (message) => authzLog.warn(message));
@@ -302,7 +303,7 @@ const authzFace: Face = {
         failOpen,
         ...(destination ? { destination } : {}),
         credentials,
-        ...(decisions ? { decisionLog: { destination: decisions } } : {}),
+        ...(decisions !== undefined ? { decisionLog: decisions && { destination: decisions } } : {}),
       });
       servers.push(server);
       lines.push(`ext_authz gRPC: ${server.address} (envoy.service.auth.v3.Authorization/Check)`);
@@ -646,7 +647,7 @@ export const serveCommand: Command = {
       return EXIT_USAGE;
     }
     const logFile = parsed.values['log-decisions'] as string | undefined;
-    const decisions = logFile === undefined ? undefined : lineFile(logFile);
+    const decisions = logFile === undefined ? undefined : logFile === 'off' ? false : lineFile(logFile);
     const signal = waitForSignal();
     let kubernetes: KubernetesRuntime | undefined;
     if (kubeConfig) {
@@ -666,7 +667,7 @@ export const serveCommand: Command = {
     const running: RunningFace[] = [];
     try {
       for (const face of FACES) {
-        const started = await face.start({ args: parsed.values, tls, log, stopping: signal, ...(decisions ? { decisions } : {}), ...(cluster ? { cluster } : {}) });
+        const started = await face.start({ args: parsed.values, tls, log, stopping: signal, ...(decisions !== undefined ? { decisions } : {}), ...(cluster ? { cluster } : {}) });
         running.push(started);
         console.log(started.describe);
       }
@@ -684,7 +685,7 @@ export const serveCommand: Command = {
     await Promise.all([...running.map((face) => face.drain?.(shutdownMs)), kubernetes?.stepDown()]);
     for (const face of running.reverse()) await face.close();
     await kubernetes?.stop();
-    await decisions?.close();
+    if (decisions) await decisions.close();
     return EXIT_OK;
   },
 };
