@@ -5,7 +5,6 @@ import { chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { privateKeyFromPem } from './keys.js';
-import { splitPemCertificates } from './parse.js';
 
 /** A problem with a certificate or key file; the message starts with the file name. */
 export class CertificateFileError extends Error {
@@ -172,4 +171,12 @@ export async function withDirectoryLock<T>(dir: string, work: () => Promise<T>):
   } finally {
     await rm(lockFile, { force: true });
   }
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** Every certificate block in a PEM text, in order (here, not in parse.ts: servers that only load
+ * certificates do not load node-forge's ASN.1 decoder). */
+export function splitPemCertificates(pem: string): string[] {
+  return pem.match(PEM_CERTIFICATE) ?? [];
 }

@@ -12,10 +12,10 @@ export {
   type CaOptions,
   type LeafProfile,
 } from './issue.js';
-export { certificateDetails, splitPemCertificates, type CertificateDetails, type SubjectAltNames } from './parse.js';
+export { certificateDetails, type CertificateDetails, type SubjectAltNames } from './parse.js';
 export { inspectCertificate, expiryWarning, type CertificateInfo } from './inspect.js';
 export { parseSpiffeId, workloadSpiffeId, checkDnsName, NameError, type SpiffeId } from './names.js';
-export { loadCertificatePair, readCertificates, readPrivateKey, verifyChain, CertificateFileError, writeFileAtomic, withDirectoryLock, CERTIFICATE_MODE, PRIVATE_KEY_MODE, type CertificatePair } from './files.js';
+export { loadCertificatePair, readCertificates, splitPemCertificates, readPrivateKey, verifyChain, CertificateFileError, writeFileAtomic, withDirectoryLock, CERTIFICATE_MODE, PRIVATE_KEY_MODE, type CertificatePair } from './files.js';
 export { loadCa, initCa, writeCa, writePair, caExists, caPaths, pairPaths, CA_CERT_FILE, CA_KEY_FILE } from './store.js';
 export { ensureServingCertificates, SERVING_NAME, type ServingCertificates, type ServingNames } from './serving.js';
 export {

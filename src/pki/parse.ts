@@ -56,13 +56,6 @@ export interface CertificateDetails {
   readonly extKeyUsage: readonly string[];
 }
 
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-
-/** Every certificate block in a PEM text, in order. */
-export function splitPemCertificates(pem: string): string[] {
-  return pem.match(PEM_CERTIFICATE) ?? [];
-}
-
 const detailsCache = new WeakMap<X509Certificate, CertificateDetails>();
 
 /** Details of a certificate; cached per X509Certificate object (a CA's are read on every issue). */

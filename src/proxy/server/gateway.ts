@@ -6,7 +6,7 @@
  * apart by SNI against their `hosts`.
  */
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { createTlsContextSource, type TlsContextSource } from '../../pki/index.js';
+import { createTlsContextSource, type TlsContextSource } from '../../pki/tls.js';
 import type { CompiledGateway, GatewayServer } from '../routing/index.js';
 import type { IdentityFiles } from '../types.js';
 

@@ -16,7 +16,7 @@ import type { TLSSocket } from 'node:tls';
 import { denialStatus } from '../../authz/decider.js';
 import { InvalidPathError, normalizePath, peerAuthenticationFor, splitPathAndQuery, type AccessPolicies } from '../../engine/access/index.js';
 import type { AccessDecision } from '../../engine/access/types.js';
-import { peerSpiffeId, type TlsContextSource } from '../../pki/index.js';
+import { peerSpiffeId, type TlsContextSource } from '../../pki/tls.js';
 import { traceContext } from '../../telemetry/trace.js';
 import type { Gateways } from '../routing/index.js';
 import type { IdentityFiles, ListenerConfig, RouteMatch, RouteTable, WorkloadIdentity } from '../types.js';

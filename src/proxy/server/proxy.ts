@@ -6,7 +6,8 @@
  */
 import { compileAccessPolicies, type PathNormalization } from '../../engine/access/index.js';
 import { formatIssue, loadResources, watchPaths, type PolicyIssue, type Watching } from '../../policy/index.js';
-import { createTlsContextSource, readCertificates, type TlsContextSource } from '../../pki/index.js';
+import { readCertificates } from '../../pki/files.js';
+import { createTlsContextSource, type TlsContextSource } from '../../pki/tls.js';
 import { createAccessLog, type AccessLog } from '../../telemetry/access-log.js';
 import { createProxyMetrics, type ProxyMetrics } from '../../telemetry/proxy-metrics.js';
 import { decidingRule } from '../../telemetry/decision-log.js';

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { checkServerIdentity as defaultCheckServerIdentity, createSecureContext, type PeerCertificate, type SecureContext } from 'node:tls';
 import { Pool } from 'undici';
-import { uriSans } from '../../pki/index.js';
+import { uriSans } from '../../pki/tls.js';
 import type { ConnectionPoolPolicy, Endpoint, UpstreamTlsPolicy } from '../types.js';
 
 /** The workload's certificate, key and mesh CA as PEM (read once; reread on rotation by the caller). */
