@@ -63,6 +63,8 @@ export function compileRequestAuthentication(resource: PolicyResource, issues: P
     if (compiled) rules.push(compiled);
   });
   if (issues.length > before) return undefined;
+  // Load jose now, while policies load, so the first token does not wait for it.
+  if (rules.length > 0) loadJose().catch(() => {});
   return { id: `${scope.namespace}/${resource.name}`, scope, rules };
 }
 
