@@ -8,8 +8,6 @@
 import { lineFile, type LineSink } from './batched-file.js';
 import { isoTime, num, optStr, str } from './json-text.js';
 
-export type { LineSink };
-
 export interface AccessLogEntry {
   /** Epoch milliseconds when the request arrived; defaults to now. */
   readonly time?: number;
