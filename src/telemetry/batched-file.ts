@@ -4,7 +4,7 @@
  * measured the byte length of its whole pending buffer on every line (~5% of a proxy's CPU),
  * and with a minimum batch size it held a quiet server's last lines until more arrived.
  */
-import { close as closeFd, mkdir, open, write as writeFd } from 'node:fs';
+import { close as closeFd, mkdir, open, writev as writevFd } from 'node:fs';
 import { dirname } from 'node:path';
 
 /** The destination: anything with `write(line)`; a BatchedFile, or a test's collector. */
@@ -15,8 +15,14 @@ export interface LineSink {
 /** Buffer bound: past it, lines are dropped (and counted) rather than growing memory without limit. */
 const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 
-/** A batch is written once this many characters are buffered... */
-const BATCH_CHARS = 16 * 1024;
+/** A batch is written once this many bytes are buffered... */
+const BATCH_BYTES = 16 * 1024;
+/**
+ * Lines are encoded as they arrive into chunks of this size (a longer line gets one of its own):
+ * a batch is then written as it lies, without joining its lines into one string and encoding
+ * that string again (measured ~0.7µs per access-log line saved).
+ */
+const CHUNK_BYTES = 2 * BATCH_BYTES;
 /** ...or this long after its first line, so a quiet server's lines still show up. */
 const FLUSH_AFTER_MS = 200;
 
@@ -31,8 +37,12 @@ export class BatchedFile implements LineSink {
   readonly #ownsFd: boolean;
   readonly #opened: Promise<void>;
   #error: Error | undefined;
-  #pending: string[] = [];
-  #pendingChars = 0;
+  /** Filled chunks waiting for the next write. */
+  #sealed: Buffer[] = [];
+  /** The chunk lines are being encoded into, and how much of it is used. */
+  #chunk: Buffer | undefined;
+  #used = 0;
+  #pendingBytes = 0;
   #writing = false;
   #closed = false;
   #timer: NodeJS.Timeout | undefined;
@@ -59,20 +69,35 @@ export class BatchedFile implements LineSink {
   }
 
   write(line: string): void {
-    if (this.#closed || this.#error || this.#pendingChars + line.length > MAX_BUFFERED_BYTES) {
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit: room for that is room for the line.
+    const room = line.length * 3;
+    if (this.#closed || this.#error || this.#pendingBytes + room > MAX_BUFFERED_BYTES) {
       this.dropped++;
       return;
     }
-    this.#pending.push(line);
-    this.#pendingChars += line.length;
-    if (this.#pendingChars >= BATCH_CHARS) this.#writeNext();
+    let chunk = this.#chunk;
+    if (chunk === undefined || this.#used + room > chunk.length) {
+      this.#seal();
+      chunk = this.#chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, room));
+    }
+    const written = chunk.write(line, this.#used);
+    this.#used += written;
+    this.#pendingBytes += written;
+    if (this.#pendingBytes >= BATCH_BYTES) this.#writeNext();
     else this.#timer ??= setTimeout(() => this.#writeNext(), FLUSH_AFTER_MS).unref();
+  }
+
+  /** Moves the current chunk's lines to the sealed list. */
+  #seal(): void {
+    if (this.#chunk !== undefined && this.#used > 0) this.#sealed.push(this.#chunk.subarray(0, this.#used));
+    this.#chunk = undefined;
+    this.#used = 0;
   }
 
   /** Resolves when every line written so far has reached the destination (or was dropped). */
   async flush(): Promise<void> {
     await this.#opened;
-    if (!this.#writing && this.#pending.length === 0) return;
+    if (!this.#writing && this.#pendingBytes === 0) return;
     await new Promise<void>((resolve) => {
       this.#idle.push(resolve);
       this.#writeNext();
@@ -98,54 +123,69 @@ export class BatchedFile implements LineSink {
       this.#timer = undefined;
     }
     if (this.#writing || this.#fd < 0) return;
-    if (this.#pending.length === 0) {
+    this.#seal();
+    if (this.#sealed.length === 0) {
       for (const resolve of this.#idle.splice(0)) resolve();
       return;
     }
-    const buffer = Buffer.from(this.#pending.length === 1 ? this.#pending[0]! : this.#pending.join(''));
-    this.#pending = [];
-    this.#pendingChars = 0;
+    const buffers = this.#sealed;
+    this.#sealed = [];
+    this.#pendingBytes = 0;
     this.#writing = true;
-    this.#writeOut(buffer, 0);
+    this.#writeOut(buffers);
   }
 
-  #writeOut(buffer: Buffer, offset: number): void {
-    writeFd(this.#fd, buffer, offset, buffer.length - offset, null, (error, written) => {
+  /** Writes `buffers` in order, all of them, whatever the number of calls it takes. */
+  #writeOut(buffers: Buffer[]): void {
+    writevFd(this.#fd, buffers, (error, written) => {
       if (error) {
         // A non-blocking pipe that is full: try again shortly.
         if ((error as NodeJS.ErrnoException).code === 'EAGAIN') {
-          setTimeout(() => this.#writeOut(buffer, offset), 10).unref();
+          setTimeout(() => this.#writeOut(buffers), 10).unref();
           return;
         }
-        this.dropped += countLines(buffer, offset);
+        for (const buffer of buffers) this.dropped += countLines(buffer);
         this.#writing = false;
         this.#fail(error);
         return;
       }
-      if (offset + written < buffer.length) {
-        this.#writeOut(buffer, offset + written);
+      const rest = unwritten(buffers, written);
+      if (rest.length > 0) {
+        this.#writeOut(rest);
         return;
       }
       this.#writing = false;
-      if (this.#pendingChars >= BATCH_CHARS || this.#idle.length > 0) this.#writeNext();
-      else if (this.#pending.length > 0) this.#timer ??= setTimeout(() => this.#writeNext(), FLUSH_AFTER_MS).unref();
+      if (this.#pendingBytes >= BATCH_BYTES || this.#idle.length > 0) this.#writeNext();
+      else if (this.#pendingBytes > 0) this.#timer ??= setTimeout(() => this.#writeNext(), FLUSH_AFTER_MS).unref();
     });
   }
 
   #fail(error: Error): void {
     this.#error = error;
-    this.dropped += this.#pending.length;
-    this.#pending = [];
-    this.#pendingChars = 0;
+    this.#seal();
+    for (const buffer of this.#sealed) this.dropped += countLines(buffer);
+    this.#sealed = [];
+    this.#pendingBytes = 0;
     this.#fd = -1;
     for (const resolve of this.#idle.splice(0)) resolve();
   }
 }
 
-function countLines(buffer: Buffer, offset: number): number {
+function countLines(buffer: Buffer): number {
   let lines = 0;
-  for (let i = offset; i < buffer.length; i++) if (buffer[i] === 10) lines++;
+  for (let i = buffer.indexOf(10); i >= 0; i = buffer.indexOf(10, i + 1)) lines++;
   return lines;
+}
+
+/** What is left of `buffers` after the first `written` bytes went out. */
+function unwritten(buffers: Buffer[], written: number): Buffer[] {
+  let skipped = 0;
+  for (let i = 0; i < buffers.length; i++) {
+    const length = buffers[i]!.length;
+    if (skipped + length > written) return [buffers[i]!.subarray(written - skipped), ...buffers.slice(i + 1)];
+    skipped += length;
+  }
+  return [];
 }
 
 let sharedStdout: BatchedFile | undefined;
