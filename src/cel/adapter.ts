@@ -23,6 +23,7 @@ import { UnsignedInt, Duration } from '@marcbachmann/cel-js/evaluator';
 import { CelError, CelFunctionError, positionAt, type CelErrorKind } from './errors.js';
 import { COST_EXCEEDED, assertBudgetLeft, charge, type CompileLimits } from './cost.js';
 import type { CelFunction, CelLibrary, LibraryRegistrar } from './library.js';
+import { compileFastPath, evaluatorOf, fastPathEnabled, withFastPath } from './fast-path.js';
 
 export { Optional, UnsignedInt, Duration };
 
@@ -111,8 +112,15 @@ export class EvaluatorScope {
     prepareForCheck(parsed.ast as unknown as AstNode);
     const checked = parsed.check();
     if (!checked.valid) throw toCelError(checked.error, text, 'type');
-    instrument(parsed.ast as unknown as AstNode, this.hooks, text);
-    return { run: parsed as RawProgram, resultType: checked.type ?? 'dyn' };
+    const root = parsed.ast as unknown as AstNode;
+    instrument(root, this.hooks, text);
+    const interpreter = parsed as RawProgram;
+    // The same tree compiled to closures; the evaluator runs whenever they bail (fast-path.ts).
+    const fast = fastPathEnabled()
+      ? compileFastPath(root, { evaluator: evaluatorOf(this.env), stepCost: (step) => collectNodes(step).length })
+      : undefined;
+    const run = fast ? withFastPath(fast, interpreter as (activation: Record<string, unknown>) => unknown, text) : interpreter;
+    return { run: run as RawProgram, resultType: checked.type ?? 'dyn' };
   }
 }
 
@@ -293,7 +301,7 @@ export function costExceeded(): CelError {
 // ---------------------------------------------------------------------------------------
 // Instrumentation of the checked syntax tree
 
-interface AstNode {
+export interface AstNode {
   op: string;
   args: unknown;
   pos: number;
@@ -348,7 +356,7 @@ function isAstNode(value: unknown): value is AstNode {
 }
 
 /** Every node below `root`, including the comprehension trees that macros expand into. */
-function collectNodes(root: AstNode): AstNode[] {
+export function collectNodes(root: AstNode): AstNode[] {
   const seen = new Set<AstNode>();
   const stack: unknown[] = [root];
   while (stack.length > 0) {
