@@ -117,7 +117,12 @@ export class EvaluatorScope {
     const interpreter = parsed as RawProgram;
     // The same tree compiled to closures; the evaluator runs whenever they bail (fast-path.ts).
     const fast = fastPathEnabled()
-      ? compileFastPath(root, { evaluator: evaluatorOf(this.env), stepCost: (step) => collectNodes(step).length })
+      ? compileFastPath(root, {
+          evaluator: evaluatorOf(this.env),
+          stepCost: (step) => collectNodes(step).length,
+          overridden: (key, kinds) => this.hooks.overrides.find(key, kinds) !== undefined,
+          methodHooked: (name, arity) => this.hooks.replacements.has(methodKey(name, arity)) || this.hooks.specializers.has(methodKey(name, arity)),
+        })
       : undefined;
     const run = fast ? withFastPath(fast, interpreter as (activation: Record<string, unknown>) => unknown, text) : interpreter;
     return { run: run as RawProgram, resultType: checked.type ?? 'dyn' };

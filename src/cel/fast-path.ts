@@ -22,6 +22,7 @@ import { Optional, type Environment } from '@marcbachmann/cel-js';
 import { isDeepStrictEqual } from 'node:util';
 import { activeMeter, assertBudgetLeft, charge } from './cost.js';
 import type { AstNode } from './adapter.js';
+import { NO_FIELD, lazyFieldsOf, type LazyFieldReader } from './lazy-fields.js';
 
 /** Thrown by the closures when only the evaluator can tell the outcome. Preallocated: bails are frequent. */
 export const BAIL: Error = Object.freeze(Object.assign(new Error('CEL fast path bail-out'), { stack: '' })) as Error;
@@ -34,6 +35,8 @@ export const fastPathCounters = { compiled: 0, unsupported: 0, returned: 0, bail
 /** The evaluator instance cel-js passes to every handle; opaque here. */
 type Evaluator = {
   debugType(value: unknown): { fieldLazy(value: unknown, field: string, node: unknown, ev: Evaluator): unknown };
+  /** The run-time type of a list or map by its first element, recursively (reads that entry). */
+  debugTypeDeep(value: unknown): unknown;
 };
 
 /** A checked type as cel-js keeps it; `matchesValueType` is how it tests a run-time value. */
@@ -50,6 +53,14 @@ export interface FastPathOptions {
   readonly evaluator: unknown;
   /** The cost of one comprehension iteration, as adapter.ts' meterComprehension charges it. */
   readonly stepCost: (step: AstNode) => number;
+  /**
+   * Whether a library implementation replaces the evaluator's for this operator (`==`,
+   * `!_`) or function (`size()`) and these operand kinds (adapter.ts' OverrideTable).
+   * Without it, no operator or function is computed directly.
+   */
+  readonly overridden?: (key: string, kinds: readonly string[]) => boolean;
+  /** Whether a library replaced or specialised method `name` of `arity` arguments. */
+  readonly methodHooked?: (name: string, arity: number) => boolean;
 }
 
 /** Thrown while compiling: the node is outside the supported subset. */
@@ -62,7 +73,7 @@ const unsupported = (node: AstNode, why: string): never => {
 /** The closures of `root`, or undefined when some node is outside the supported subset. */
 export function compileFastPath(root: AstNode, options: FastPathOptions): FastProgram | undefined {
   try {
-    const closure = new Compiler(options.evaluator as Evaluator, options.stepCost).compile(root, ROOT_SCOPE);
+    const closure = new Compiler(options.evaluator as Evaluator, options.stepCost, options).compile(root, ROOT_SCOPE);
     fastPathCounters.compiled++;
     return closure;
   } catch (error) {
@@ -142,7 +153,15 @@ class Compiler {
   constructor(
     private readonly ev: Evaluator,
     private readonly stepCost: (step: AstNode) => number,
+    private readonly hooks: Pick<FastPathOptions, 'overridden' | 'methodHooked'>,
   ) {}
+
+  /** The primitive kinds for which the evaluator's own implementation of `key` runs (no library override). */
+  private builtInKinds(key: string, arity: 1 | 2): ReadonlySet<PrimitiveKind> {
+    const overridden = this.hooks.overridden;
+    if (!overridden) return new Set();
+    return new Set(PRIMITIVE_KINDS.filter((kind) => !overridden(key, arity === 1 ? [kind] : [kind, kind])));
+  }
 
   compile(node: AstNode, scope: Scope | undefined): Closure {
     const meta = node.meta;
@@ -239,7 +258,11 @@ class Compiler {
     if (node.op === '.' && handle.name === 'fieldAccess') {
       return (activation) => {
         const left = operand(activation) as Record<string, unknown> | null;
-        if (typeof left === 'object' && left !== null && left.constructor === Object && Object.hasOwn(left, field)) {
+        if (typeof left !== 'object' || left === null) return handle(left, field, node, ev);
+        // Asked first: on admission's `variables` (a Proxy) `constructor` is already a trap.
+        const lazy = lazyFieldsOf(left);
+        if (lazy !== undefined) return lazyField(lazy, left, field, node, handle, ev);
+        if (left.constructor === Object && Object.hasOwn(left, field)) {
           const value = left[field];
           if (isPlainValue(value)) return value;
         }
@@ -255,17 +278,13 @@ class Compiler {
     const right = this.compile(rightNode, scope);
     const handle = this.handleOf(node);
     const ev = this.ev;
-    // cel-js' `handleBinary` is the run-time overload lookup for `dyn` operands (no library
-    // override was wired, or the handle would be adapter.ts' wrapper); for two strings or two
-    // bools it finds the built-in `a === b`.
-    if ((node.op === '==' || node.op === '!=') && handle.name === 'handleBinary') {
-      const equal = node.op === '==';
+    const direct = directBinary(node.op, this.builtInKinds(node.op, 2));
+    if (direct) {
       return (activation) => {
         const l = left(activation);
         const r = right(activation);
-        const kind = typeof l;
-        if ((kind === 'string' || kind === 'boolean') && typeof r === kind) return (l === r) === equal;
-        return handle(l, r, node, ev);
+        const value = direct(l, r);
+        return value === NOT_DIRECT ? handle(l, r, node, ev) : value;
       };
     }
     return (activation) => {
@@ -278,6 +297,13 @@ class Compiler {
     const operand = this.compile(node.args as AstNode, scope);
     const handle = this.handleOf(node);
     const ev = this.ev;
+    // `!` on a bool is the evaluator's `!a` unless a library re-declared it.
+    if (node.op === '!_' && this.builtInKinds('!_', 1).has('bool')) {
+      return (activation) => {
+        const value = operand(activation);
+        return typeof value === 'boolean' ? !value : handle(value, node, ev);
+      };
+    }
     return (activation) => handle(operand(activation), node, ev);
   }
 
@@ -317,9 +343,20 @@ class Compiler {
   }
 
   private call(node: AstNode, scope: Scope | undefined): Closure {
-    const args = (node.args as [string, AstNode[]])[1].map((n) => this.compile(n, scope));
+    const [name, argNodes] = node.args as [string, AstNode[]];
+    const args = argNodes.map((n) => this.compile(n, scope));
     const handle = this.handleOf(node);
     const ev = this.ev;
+    if (name === 'size' && args.length === 1 && this.sizeIsBuiltIn('size()')) {
+      const [arg] = args as [Closure];
+      const typed = typedAtRunTime(argNodes[0]!);
+      return (activation) => {
+        const value = arg(activation);
+        if (typed) ev.debugTypeDeep(value);
+        const size = builtInSize(value);
+        return size === NOT_DIRECT ? handle([value], node, ev) : size;
+      };
+    }
     return (activation) => handle(evaluateAll(args, activation), node, ev);
   }
 
@@ -331,7 +368,45 @@ class Compiler {
     const compiled = operands.map((n) => this.compile(n, scope));
     const handle = this.handleOf(node);
     const ev = this.ev;
+    const direct = this.directMethod(node, handle, compiled.length - 1);
+    if (direct) {
+      return (activation) => {
+        const args = evaluateAll(compiled, activation);
+        const value = direct(args);
+        return value === NOT_DIRECT ? handle(args, ev, node) : value;
+      };
+    }
     return (activation) => handle(evaluateAll(compiled, activation), ev, node);
+  }
+
+  /** Whether `size(x)` / `x.size()` of a string, list or plain map is the evaluator's own. */
+  private sizeIsBuiltIn(key: string): boolean {
+    const overridden = this.hooks.overridden;
+    return overridden !== undefined && !['string', 'list', 'map'].some((kind) => overridden(key, [kind]));
+  }
+
+  /**
+   * The string methods the evaluator implements itself, and `size()`, computed directly
+   * where cel-js' run-time lookup (`callRecFn`, for a `dyn` receiver) would find its
+   * built-in: no library replaced the method and the operands have the built-in's kinds.
+   */
+  private directMethod(node: AstNode, handle: Handle, arity: number): ((args: unknown[]) => unknown) | undefined {
+    const name = (node.args as [string])[0];
+    if (handle.name !== 'callRecFn' || !this.hooks.methodHooked || this.hooks.methodHooked(name, arity)) return undefined;
+    if (arity === 0 && name === 'size') {
+      const typed = typedAtRunTime(node.receiverWithArgs![0]!);
+      const ev = this.ev;
+      return (args) => {
+        if (typed) ev.debugTypeDeep(args[0]);
+        return builtInSize(args[0]);
+      };
+    }
+    const method = arity === 1 ? STRING_METHODS[name] : undefined;
+    if (!method) return undefined;
+    return (args) => {
+      const [receiver, arg] = args;
+      return typeof receiver === 'string' && typeof arg === 'string' ? method(receiver, arg) : NOT_DIRECT;
+    };
   }
 
   // -------------------------------------------------------------------------------------
@@ -488,6 +563,111 @@ class Compiler {
     };
   }
 }
+
+/**
+ * A field of an object with a LAZY_FIELDS reader, as cel-js' `fieldAccess` finds it on an
+ * object whose constructor is Object: the own entry, checked by `debugType` (which throws
+ * for a value of no CEL type); a missing or undefined entry is its "No such key" error.
+ * The entry is read once, as the evaluator reads it once.
+ */
+function lazyField(read: LazyFieldReader, left: object, field: string, node: AstNode, handle: Handle, ev: Evaluator): unknown {
+  const value = read(field);
+  if (value === NO_FIELD) return handle(left, field, node, ev);
+  if (value === undefined) throw BAIL;
+  ev.debugType(value);
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------
+// Operators and functions computed directly: cel-js' built-ins for primitive operands
+
+/** What a direct implementation answers when the operands are not its kinds: the handle decides. */
+const NOT_DIRECT: unique symbol = Symbol('not direct');
+
+type PrimitiveKind = 'string' | 'int' | 'double' | 'bool';
+const PRIMITIVE_KINDS: readonly PrimitiveKind[] = ['string', 'int', 'double', 'bool'];
+
+/** The CEL kind of a JS primitive, by `typeof`. */
+const KIND_OF_TYPEOF: Readonly<Record<string, PrimitiveKind | undefined>> = { string: 'string', bigint: 'int', number: 'double', boolean: 'bool' };
+
+const MAX_INT = 2n ** 63n - 1n;
+const MIN_INT = -(2n ** 63n);
+
+type Direct = (l: unknown, r: unknown) => unknown;
+
+/**
+ * cel-js' overloads for two operands of one primitive kind (overloads.js): equality is
+ * `===` (so NaN differs from itself), relations are JS `<` and friends (strings by UTF-16
+ * code units, as cel-js compares them), `+` concatenates strings and adds numbers, and an
+ * int sum outside int64 is the handle's overflow error. Mixed kinds (int with double: the
+ * numbers library's) and kinds a library overrides go to the handle.
+ */
+function directBinary(op: string, builtIn: ReadonlySet<PrimitiveKind>): Direct | undefined {
+  if (builtIn.size === 0) return undefined;
+  const sameBuiltInKind = (l: unknown, r: unknown): boolean => {
+    const kind = typeof l;
+    return kind === typeof r && builtIn.has(KIND_OF_TYPEOF[kind]!);
+  };
+  const relation = (holds: (l: never, r: never) => boolean): Direct => (l, r) => (sameBuiltInKind(l, r) ? holds(l as never, r as never) : NOT_DIRECT);
+  switch (op) {
+    case '==':
+      return relation((l, r) => l === r);
+    case '!=':
+      return relation((l, r) => l !== r);
+    case '<':
+      return relation((l, r) => l < r);
+    case '<=':
+      return relation((l, r) => l <= r);
+    case '>':
+      return relation((l, r) => l > r);
+    case '>=':
+      return relation((l, r) => l >= r);
+    case '+':
+      return (l, r) => {
+        if (!sameBuiltInKind(l, r) || typeof l === 'boolean') return NOT_DIRECT;
+        if (typeof l !== 'bigint') return (l as string) + (r as string);
+        const sum = l + (r as bigint);
+        return sum > MAX_INT || sum < MIN_INT ? NOT_DIRECT : sum;
+      };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Whether cel-js' run-time overload lookup types this operand from its value
+ * (`debugRuntimeType`): a list or map is typed by its first entry, which may throw or, on a
+ * lazy map, compute that entry. The direct route makes the same call first.
+ */
+function typedAtRunTime(operand: AstNode): boolean {
+  return (operand.checkedType as { hasDynType?: boolean } | undefined)?.hasDynType !== false;
+}
+
+/** cel-js' `size`: code points of a string, length of a list, entries of a plain map; an int. */
+function builtInSize(value: unknown): unknown {
+  if (typeof value === 'string') return BigInt(codePoints(value));
+  if (Array.isArray(value)) return BigInt(value.length);
+  if (typeof value === 'object' && value !== null && value.constructor === Object) return BigInt(Object.keys(value).length);
+  return NOT_DIRECT;
+}
+
+function codePoints(text: string): number {
+  let count = 0;
+  // Counting UTF-16 units is exact unless the text has surrogate pairs.
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0xd800 || unit > 0xdfff) count++;
+    else return count + [...text.slice(i)].length;
+  }
+  return count;
+}
+
+/** cel-js' `string.startsWith/endsWith/contains(string)`. */
+const STRING_METHODS: Readonly<Record<string, ((s: string, arg: string) => boolean) | undefined>> = Object.assign(Object.create(null), {
+  startsWith: (s: string, prefix: string) => s.startsWith(prefix),
+  endsWith: (s: string, suffix: string) => s.endsWith(suffix),
+  contains: (s: string, part: string) => s.includes(part),
+});
 
 /** Values cel-js' `debugType` accepts without consulting its registry of object types. */
 function isPlainValue(value: unknown): boolean {

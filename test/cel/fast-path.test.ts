@@ -5,6 +5,7 @@
  */
 import { CelEnvironment, CelError, CostMeter, fromJson } from '../../src/cel/index.js';
 import { fastPathCounters, sameCelValue } from '../../src/cel/fast-path.js';
+import { LAZY_FIELDS, NO_FIELD } from '../../src/cel/lazy-fields.js';
 
 const VARIABLES = { object: 'dyn', variables: 'dyn', names: 'list<string>', n: 'int' };
 
@@ -45,6 +46,17 @@ function lazyVariables(): Record<string, unknown> {
   const out = {};
   Object.defineProperty(out, 'required', { enumerable: true, get: () => values.required });
   return out;
+}
+
+/** Runs `compile` with CELGATE_CEL_FASTPATH_CHECK off (compile() reads it). */
+function withoutCheck<T>(compile: () => T): T {
+  const saved = process.env.CELGATE_CEL_FASTPATH_CHECK;
+  process.env.CELGATE_CEL_FASTPATH_CHECK = '0';
+  try {
+    return compile();
+  } finally {
+    process.env.CELGATE_CEL_FASTPATH_CHECK = saved;
+  }
 }
 
 type Outcome = { value: unknown; cost: number } | { error: string };
@@ -103,6 +115,19 @@ const SUPPORTED: readonly [string, unknown][] = [
   ['size(object.metadata.name) == 3 && n == 7', true],
   ["object.metadata.labels.all(k, k in ['app', 'team'])", true],
   ['[1, 2, 3].map(x, [x, x * 2].filter(y, y > 2)).size()', 3n],
+  // Operators and functions computed directly on primitives (cel-js' built-ins).
+  ["object.metadata.name < 'x' && object.metadata.name >= 'web' && !(object.kind <= 'Deployment')", true],
+  ['object.spec.replicas > 2 && object.spec.replicas <= 3 && object.spec.ratio >= 0.5 && object.spec.ratio != 0.25', true],
+  ["dyn(0.0 / 0.0) == dyn(0.0 / 0.0) || dyn(0.0 / 0.0) < 1.0", false],
+  ["object.metadata.name + '-' + object.kind", 'web-Pod'],
+  ['object.spec.replicas + object.spec.replicas + -9223372036854775807', -9223372036854775801n],
+  ['object.spec.ratio + object.spec.ratio', 1],
+  ["size(object.metadata.name) + size(dyn('hé😀')) + object.metadata.name.size()", 9n],
+  ['size(object.metadata.labels) + object.metadata.labels.size() + object.spec.containers.size()', 6n],
+  ["object.spec.containers.filter(c, c.image.startsWith('registry.') || c.name.endsWith('car')).size()", 2n],
+  ["!object.metadata.name.contains('e') || !(object.kind == 'Pod')", false],
+  ['object.spec.replicas == 3.0 || object.spec.replicas < 2.5', true],
+  ["object.spec.replicas == object.metadata.name || 1 == 1", true],
 ];
 
 describe('fast path values', () => {
@@ -152,6 +177,49 @@ describe('fast path bail-outs keep the evaluator errors and values', () => {
     withFast.compile("{'a': object.kind}");
     expect(fastPathCounters.unsupported).toBe(before + 1);
     expect(expectSameEverywhere("{'a': object.kind}", activation())).toEqual(outcome(withoutFast, "{'a': object.kind}", activation()));
+  });
+});
+
+describe('objects with a LAZY_FIELDS reader', () => {
+  /** Getters for the evaluator, the reader for the fast path; both log the names they compute. */
+  function lazyObject(entries: Record<string, () => unknown>, log: string[]): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    const compute = (name: string): unknown => (log.push(name), entries[name]!());
+    for (const name of Object.keys(entries)) Object.defineProperty(out, name, { enumerable: true, get: () => compute(name) });
+    Object.defineProperty(out, LAZY_FIELDS, { value: (name: string) => (Object.hasOwn(entries, name) ? compute(name) : NO_FIELD) });
+    return out;
+  }
+  const entries = {
+    required: () => ['app', 'team'],
+    count: () => 2n,
+    failing: () => {
+      throw new CelError('evaluation', 'variable failing: boom');
+    },
+    nothing: () => undefined,
+  };
+
+  it.each([
+    ["variables.required.all(l, l in object.metadata.labels) && variables.count == 2", true, ['required', 'count']],
+    ['variables.required.map(r, variables.count)', [2n, 2n], ['required', 'count', 'count']],
+  ])('%s reads each entry once per selection', (text, expected, reads) => {
+    const log: string[] = [];
+    const before = fastPathCounters.returned;
+    // Compiled without the differential mode (which also runs the evaluator) even when the suite runs with it.
+    const value = withoutCheck(() => withFast.compile(text)).evaluate({ ...activation(), variables: lazyObject(entries, log) });
+    expect(fastPathCounters.returned).toBe(before + 1);
+    expect(sameCelValue(value, expected)).toBe(true);
+    expect(log).toEqual(reads);
+    const lazy = () => ({ ...activation(), variables: lazyObject(entries, []) });
+    expect(expectSameEverywhere(text, lazy())).toEqual(outcome(withoutFast, text, lazy()));
+  });
+
+  it.each([
+    ['variables.missing', 'No such key: missing'],
+    ['variables.failing', 'variable failing: boom'],
+    ['variables.nothing', 'No such key: nothing'],
+  ])('%s fails as in the evaluator', (text, message) => {
+    const result = expectSameEverywhere(text, { ...activation(), variables: lazyObject(entries, []) });
+    expect('error' in result && result.error).toContain(message);
   });
 });
 

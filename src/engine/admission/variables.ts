@@ -9,6 +9,7 @@
  * nothing but `object`, `oldObject` and other shareable variables (see `shareKeyOf`).
  */
 import type { NamedExpression } from './policies.js';
+import { LAZY_FIELDS, NO_FIELD, type LazyFieldReader } from '../../cel/lazy-fields.js';
 
 /** Where a `variables` object keeps the Evaluation that computes its values. */
 const OWNER: unique symbol = Symbol('celgate.admission.variables');
@@ -90,11 +91,23 @@ function buildLayout(variables: readonly NamedExpression[]): VariableLayout {
   return {
     indexOf,
     shareKeys,
-    valuesFor: (owner) => new Proxy({ [OWNER]: owner }, handler) as unknown as Record<string, unknown>,
+    valuesFor: (owner) => new Proxy({ [OWNER]: owner, [LAZY_FIELDS]: fieldReader(indexOf, owner) }, handler) as unknown as Record<string, unknown>,
   };
 }
 
-type ValuesTarget = { [OWNER]: VariableOwner };
+type ValuesTarget = { [OWNER]: VariableOwner; [LAZY_FIELDS]: LazyFieldReader };
+
+/**
+ * `variables.NAME` for the CEL fast path (src/cel/lazy-fields.ts): what the `get` trap
+ * answers for a variable's name, without the three traps (constructor, own descriptor,
+ * get) the evaluator's field lookup costs. The `get` trap hands it out for the symbol key.
+ */
+function fieldReader(indexOf: ReadonlyMap<string, number>, owner: VariableOwner): LazyFieldReader {
+  return (name) => {
+    const index = indexOf.get(name);
+    return index === undefined ? NO_FIELD : owner.variable(index);
+  };
+}
 
 /**
  * `variables` as seen by CEL: one own, enumerable, lazily computed property per variable
