@@ -11,6 +11,8 @@ import { Optional, UnsignedInt, Duration, isCelType } from './adapter.js';
 export type CelValue = unknown;
 
 export function fromJson(value: unknown): CelValue {
+  // Strings first: they are most of what Kubernetes objects hold.
+  if (typeof value === 'string') return value;
   if (typeof value === 'number') return Number.isInteger(value) ? BigInt(value) : value;
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) {
@@ -18,11 +20,23 @@ export function fromJson(value: unknown): CelValue {
     for (let i = 0; i < value.length; i++) out[i] = fromJson(value[i]);
     return out;
   }
-  const keys = Object.keys(value);
-  if (keys.some(isReservedKey)) return new Map(keys.map((key) => [key, fromJson((value as Record<string, unknown>)[key])]));
+  const source = value as Record<string, unknown>;
+  const keys = Object.keys(source);
   const out: Record<string, unknown> = {};
-  for (const key of keys) out[key] = fromJson((value as Record<string, unknown>)[key]);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    if (isReservedKey(key)) return mapFrom(source, keys, out, i);
+    out[key] = fromJson(source[key]);
+  }
   return out;
+}
+
+/** The Map form of an object with a reserved key: entries before `from` are already converted in `done`. */
+function mapFrom(source: Record<string, unknown>, keys: readonly string[], done: Record<string, unknown>, from: number): Map<string, unknown> {
+  const map = new Map<string, unknown>();
+  for (let i = 0; i < from; i++) map.set(keys[i]!, done[keys[i]!]);
+  for (let i = from; i < keys.length; i++) map.set(keys[i]!, fromJson(source[keys[i]!]));
+  return map;
 }
 
 /**
@@ -34,14 +48,10 @@ function isReservedKey(key: string): boolean {
   return key === '__proto__' || key === 'constructor';
 }
 
-/** A JSON object with string keys: the key `__proto__` is written as data, never as the prototype. */
-function jsonObject(entries: Iterable<[string, unknown]>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, v] of entries) {
-    if (key === '__proto__') Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
-    else out[key] = v;
-  }
-  return out;
+/** Sets `key` on a JSON object: the key `__proto__` is written as data, never as the prototype. */
+function setJsonKey(out: Record<string, unknown>, key: string, v: unknown): void {
+  if (key === '__proto__') Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+  else out[key] = v;
 }
 
 /** JSON.parse that turns integral numbers into bigints, exactly, whatever their size. */
@@ -110,8 +120,141 @@ export function toJson(value: CelValue): unknown {
   if (value instanceof Duration) return value.toString();
   if (value instanceof Optional) return value.hasValue() ? toJson(value.value()) : null;
   if (isCelType(value)) return String((value as { name?: string }).name ?? value);
-  if (value instanceof Map) return jsonObject([...value].map(([k, v]) => [String(toJson(k)), toJson(v)]));
+  if (value instanceof Map) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of value) setJsonKey(out, String(toJson(k)), toJson(v));
+    return out;
+  }
   const toJSONable = value as { toJSON?: () => unknown };
   if (typeof toJSONable.toJSON === 'function') return toJSONable.toJSON();
-  return jsonObject(Object.keys(value as object).map((key) => [key, toJson((value as Record<string, unknown>)[key])]));
+  const source = value as Record<string, unknown>;
+  const keys = Object.keys(source);
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < keys.length; i++) setJsonKey(out, keys[i]!, toJson(source[keys[i]!]));
+  return out;
+}
+
+/** Both forms of JSON data as it comes back from CEL: `json` is toJson(fromJson(value)), `cel` is fromJson(json). */
+export interface RoundTrip {
+  readonly json: unknown;
+  readonly cel: CelValue;
+}
+
+/**
+ * `toJson(fromJson(value))` and its CEL form, in one walk instead of three (the mutating
+ * phase needs both for every request). Data other than JSON values, bigints and plain
+ * objects (a function, a symbol) takes the three-walk path, so the result is the same.
+ */
+export function roundTripJson(value: unknown): RoundTrip {
+  try {
+    const json = roundTrip(value);
+    return { json, cel: roundTripCel };
+  } catch (error) {
+    if (error !== NOT_DATA) throw error;
+    const json = toJson(fromJson(value));
+    return { json, cel: fromJson(json) };
+  }
+}
+
+const NOT_DATA: unique symbol = Symbol('not JSON data');
+/** The CEL form of the value roundTrip last returned (a second return value, without allocating a pair per node). */
+let roundTripCel: CelValue;
+
+function roundTrip(value: unknown): unknown {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      roundTripCel = value;
+      return value;
+    case 'number':
+      if (Number.isSafeInteger(value)) {
+        roundTripCel = BigInt(value);
+        return value === 0 ? 0 : value; // -0 goes through 0n
+      }
+      // An integer beyond 2^53 becomes a decimal string, and so does a non-finite double.
+      roundTripCel = Number.isInteger(value) ? BigInt(value).toString() : Number.isFinite(value) ? value : String(value);
+      return roundTripCel;
+    case 'bigint':
+      if (Number.isSafeInteger(Number(value))) {
+        roundTripCel = value;
+        return Number(value);
+      }
+      roundTripCel = value.toString();
+      return roundTripCel;
+    case 'undefined':
+      roundTripCel = null;
+      return null;
+    case 'object':
+      break;
+    default:
+      throw NOT_DATA;
+  }
+  if (value === null) {
+    roundTripCel = null;
+    return null;
+  }
+  if (Array.isArray(value)) {
+    const json = new Array(value.length);
+    const cel = new Array(value.length);
+    for (let i = 0; i < value.length; i++) {
+      json[i] = roundTrip(value[i]);
+      cel[i] = roundTripCel;
+    }
+    roundTripCel = cel;
+    return json;
+  }
+  // fromJson reads any other object as a map of its own enumerable keys, whatever its prototype.
+  const source = value as Record<string, unknown>;
+  const keys = Object.keys(source);
+  const json: Record<string, unknown> = {};
+  const cel: Record<string, unknown> = {};
+  // The CEL form becomes a Map from the first reserved key on (as fromJson's does).
+  let map: Map<string, unknown> | undefined;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    const item = roundTrip(source[key]);
+    if (key === '__proto__') setJsonKey(json, key, item);
+    else json[key] = item;
+    if (map !== undefined) map.set(key, roundTripCel);
+    else if (isReservedKey(key)) {
+      map = new Map<string, unknown>();
+      for (let j = 0; j < i; j++) map.set(keys[j]!, cel[keys[j]!]);
+      map.set(key, roundTripCel);
+    } else cel[key] = roundTripCel;
+  }
+  roundTripCel = map ?? cel;
+  return json;
+}
+
+/**
+ * `fromJson(next)`, reusing the CEL form of every part `next` shares (by identity) with
+ * `previous`, whose CEL form is `previousCel` (= fromJson(previous)). Both JSON values must
+ * not have been modified since: a mutated object that keeps most of its parent converts only
+ * what changed.
+ */
+export function fromJsonReusing(next: unknown, previous: unknown, previousCel: CelValue): CelValue {
+  if (next === previous) return previousCel;
+  if (typeof next !== 'object' || next === null || typeof previous !== 'object' || previous === null) return fromJson(next);
+  if (Array.isArray(next)) {
+    if (!Array.isArray(previous)) return fromJson(next);
+    const cel = previousCel as unknown[];
+    const out = new Array(next.length);
+    for (let i = 0; i < next.length; i++) out[i] = i < previous.length ? fromJsonReusing(next[i], previous[i], cel[i]) : fromJson(next[i]);
+    return out;
+  }
+  if (Array.isArray(previous)) return fromJson(next);
+  const source = next as Record<string, unknown>;
+  const before = previous as Record<string, unknown>;
+  const keys = Object.keys(source);
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    if (isReservedKey(key)) return mapFrom(source, keys, out, i);
+    out[key] = Object.prototype.hasOwnProperty.call(before, key) ? fromJsonReusing(source[key], before[key], celField(previousCel, key)) : fromJson(source[key]);
+  }
+  return out;
+}
+
+function celField(cel: CelValue, key: string): CelValue {
+  return cel instanceof Map ? cel.get(key) : (cel as Record<string, unknown>)[key];
 }

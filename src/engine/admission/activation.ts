@@ -133,25 +133,26 @@ function namespaceObjectFor(request: AdmissionRequest, cluster: ClusterState): u
  */
 export function requestValue(request: AdmissionRequest, matchedKind: GroupVersionKind, matchedResource: GroupVersionResource): unknown {
   const user = request.userInfo ?? {};
-  return fromJson({
-    uid: request.uid ?? '',
-    kind: { group: matchedKind.group, version: matchedKind.version, kind: matchedKind.kind },
-    resource: { group: matchedResource.group, version: matchedResource.version, resource: matchedResource.resource },
-    subResource: request.subResource ?? '',
-    requestKind: gvk(request.requestKind ?? request.kind),
-    requestResource: gvr(request.requestResource ?? request.resource),
-    requestSubResource: request.requestSubResource ?? request.subResource ?? '',
-    name: request.name ?? '',
-    namespace: request.namespace ?? '',
-    operation: request.operation,
-    userInfo: { username: user.username ?? '', uid: user.uid ?? '', groups: [...(user.groups ?? [])], extra: { ...user.extra } },
-    dryRun: request.dryRun ?? false,
-    options: request.options ?? null,
-  });
+  const requestKind = request.requestKind ?? request.kind;
+  const requestResource = request.requestResource ?? request.resource;
+  // Built in its CEL form directly (each field through fromJson, as converting the whole would):
+  // this runs for every request.
+  return {
+    uid: fromJson(request.uid ?? ''),
+    kind: { group: fromJson(matchedKind.group), version: fromJson(matchedKind.version), kind: fromJson(matchedKind.kind) },
+    resource: { group: fromJson(matchedResource.group), version: fromJson(matchedResource.version), resource: fromJson(matchedResource.resource) },
+    subResource: fromJson(request.subResource ?? ''),
+    requestKind: { group: fromJson(requestKind.group), version: fromJson(requestKind.version), kind: fromJson(requestKind.kind) },
+    requestResource: { group: fromJson(requestResource.group), version: fromJson(requestResource.version), resource: fromJson(requestResource.resource) },
+    requestSubResource: fromJson(request.requestSubResource ?? request.subResource ?? ''),
+    name: fromJson(request.name ?? ''),
+    namespace: fromJson(request.namespace ?? ''),
+    operation: fromJson(request.operation),
+    userInfo: { username: fromJson(user.username ?? ''), uid: fromJson(user.uid ?? ''), groups: fromJson([...(user.groups ?? [])]), extra: fromJson({ ...user.extra }) },
+    dryRun: fromJson(request.dryRun ?? false),
+    options: fromJson(request.options ?? null),
+  };
 }
-
-const gvk = (k: GroupVersionKind) => ({ group: k.group, version: k.version, kind: k.kind });
-const gvr = (r: GroupVersionResource) => ({ group: r.group, version: r.version, resource: r.resource });
 
 /** The outcome of one expression: its CEL value, or kube-apiserver's error text. */
 export type ExpressionResult =
@@ -215,12 +216,12 @@ export class Evaluation implements VariableOwner {
 
   variable(index: number): unknown {
     const state = this.#stateOf(index);
-    const log = this.#logs[this.#logs.length - 1];
-    if (log) {
-      const name = this.#variables[index]!.name;
+    const logs = this.#logs;
+    if (logs.length > 0) {
+      const log = logs[logs.length - 1]!;
       // Only the first read matters: later ones see the same value.
       if (state.error !== undefined) log.reusable = false;
-      else if (!log.reads.some((read) => read[0] === name)) log.reads.push([name, state.value]);
+      else if (!hasRead(log.reads, this.#variables[index]!.name)) log.reads.push([this.#variables[index]!.name, state.value]);
     }
     if (state.error !== undefined) throw new CelError('evaluation', state.error);
     return state.value;
@@ -330,6 +331,11 @@ export class Evaluation implements VariableOwner {
 
 /** Stands for "the expression failed" where a CEL value is expected. */
 const ERROR: unique symbol = Symbol('error');
+
+function hasRead(reads: readonly (readonly [string, unknown])[], name: string): boolean {
+  for (let i = 0; i < reads.length; i++) if (reads[i]![0] === name) return true;
+  return false;
+}
 
 function stateOf(result: ExpressionResult): VariableState {
   return result.error === undefined ? { value: result.value } : { error: result.cause };

@@ -113,3 +113,50 @@ export function cloneJson(value: Json): Json {
   }
   return out;
 }
+
+/**
+ * `copy` (a tree nobody else holds) with each part equal to the one at the same place in
+ * `original` replaced by that part, and `original` itself when all of it is equal: a changed
+ * copy then shares what did not change, which keeps later comparisons, diffs and conversions
+ * short. Only nodes of `copy` are modified. Equal means the same keys in the same order and
+ * equal values, so the result serializes exactly as `copy` did.
+ */
+export function shareUnchanged(copy: Json, original: Json): Json {
+  if (typeof copy !== 'object' || copy === null || typeof original !== 'object' || original === null) return Object.is(copy, original) ? original : copy;
+  if (copy === original) return original;
+  if (Array.isArray(copy)) {
+    if (!Array.isArray(original) || copy.length !== original.length) return copy;
+    let same = true;
+    for (let i = 0; i < copy.length; i++) {
+      const item = shareUnchanged(copy[i], original[i]);
+      // Object.is: a 0 that replaced a -0 is a change.
+      if (!Object.is(item, original[i])) same = false;
+      else copy[i] = item;
+    }
+    return same ? original : copy;
+  }
+  if (Array.isArray(original) || Object.getPrototypeOf(copy) !== Object.prototype || Object.getPrototypeOf(original) !== Object.prototype) return copy;
+  const target = copy as JsonObject;
+  const source = original as JsonObject;
+  const keys = Object.keys(target);
+  const originalKeys = Object.keys(source);
+  let sameKeys = keys.length === originalKeys.length;
+  let same = sameKeys;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    // The same keys in the same order so far: the original has this one.
+    if (sameKeys && originalKeys[i] !== key) sameKeys = same = false;
+    if (!sameKeys && !Object.prototype.hasOwnProperty.call(source, key)) {
+      same = false;
+      continue;
+    }
+    const before = source[key];
+    const item = shareUnchanged(target[key], before);
+    if (!Object.is(item, before)) same = false;
+    else if (item !== target[key]) {
+      if (key === '__proto__') Object.defineProperty(target, key, { value: item, enumerable: true, writable: true, configurable: true });
+      else target[key] = item;
+    }
+  }
+  return same ? original : copy;
+}

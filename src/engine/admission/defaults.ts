@@ -16,7 +16,7 @@
  * Other kinds and versions (CRDs included) pass through unchanged.
  */
 
-import { cloneJson } from './apply-configuration.js';
+import { cloneJson, shareUnchanged } from './apply-configuration.js';
 
 type JsonObject = Record<string, unknown>;
 
@@ -33,14 +33,33 @@ const absent = (value: unknown): boolean => value === undefined || value === nul
 const emptyString = (value: unknown): boolean => absent(value) || value === '';
 const zeroInt = (value: unknown): boolean => absent(value) || value === 0;
 
+/**
+ * Set while withKubernetesDefaults checks whether the defaults would change an object at all:
+ * the defaulters then run on the object itself, and the first write stops them instead.
+ */
+let probing = false;
+const WOULD_CHANGE: unique symbol = Symbol('the defaults would change the object');
+
+/** Every write of a defaulter goes through here (or remove). */
+function set(object: JsonObject, key: string, value: unknown): void {
+  if (probing) throw WOULD_CHANGE;
+  object[key] = value;
+}
+
+function remove(object: JsonObject, key: string): void {
+  if (!Object.prototype.hasOwnProperty.call(object, key)) return;
+  if (probing) throw WOULD_CHANGE;
+  delete object[key];
+}
+
 function defaultPointer(object: JsonObject, key: string, value: unknown): void {
-  if (absent(object[key])) object[key] = value;
+  if (absent(object[key])) set(object, key, value);
 }
 function defaultString(object: JsonObject, key: string, value: string): void {
-  if (emptyString(object[key])) object[key] = value;
+  if (emptyString(object[key])) set(object, key, value);
 }
 function defaultInt(object: JsonObject, key: string, value: number): void {
-  if (zeroInt(object[key])) object[key] = value;
+  if (zeroInt(object[key])) set(object, key, value);
 }
 
 /** The object at `object[key]`, created as {} when unset (a nil struct pointer the defaulter allocates). */
@@ -48,7 +67,7 @@ function ensureObject(object: JsonObject, key: string): JsonObject {
   const current = object[key];
   if (isObject(current)) return current;
   const created: JsonObject = {};
-  object[key] = created;
+  set(object, key, created);
   return created;
 }
 
@@ -134,7 +153,7 @@ const DEFAULT_VOLUME_MODE = 0o644;
 function defaultVolume(volume: JsonObject): void {
   // A volume with no source at all is an emptyDir (every VolumeSource pointer is nil).
   const hasSource = Object.entries(volume).some(([key, value]) => key !== 'name' && !absent(value));
-  if (!hasSource) volume.emptyDir = {};
+  if (!hasSource) set(volume, 'emptyDir', {});
   const hostPath = child(volume, 'hostPath');
   if (hostPath) defaultPointer(hostPath, 'type', ''); // HostPathUnset
   for (const key of ['secret', 'configMap', 'downwardAPI', 'projected']) {
@@ -183,7 +202,7 @@ function defaultPodOnly(spec: JsonObject): void {
       if (!resources || !limits || Object.keys(limits).length === 0) continue;
       const requests = ensureObject(resources, 'requests');
       for (const [name, quantity] of Object.entries(limits)) {
-        if (!(name in requests)) requests[name] = quantity;
+        if (!(name in requests)) set(requests, name, quantity);
       }
     }
   }
@@ -193,7 +212,7 @@ function defaultPodOnly(spec: JsonObject): void {
     for (const key of ['containers', 'initContainers']) {
       for (const container of objectsIn(spec[key])) {
         for (const port of objectsIn(container.ports)) {
-          if (zeroInt(port.hostPort) && typeof port.containerPort === 'number' && port.containerPort !== 0) port.hostPort = port.containerPort;
+          if (zeroInt(port.hostPort) && typeof port.containerPort === 'number' && port.containerPort !== 0) set(port, 'hostPort', port.containerPort);
         }
       }
     }
@@ -211,7 +230,7 @@ function labelsFromTemplate(object: JsonObject, template: JsonObject | undefined
   if (!labels) return undefined;
   const metadata = ensureObject(object, 'metadata');
   const own = child(metadata, 'labels');
-  if (!own || Object.keys(own).length === 0) metadata.labels = { ...labels };
+  if (!own || Object.keys(own).length === 0) set(metadata, 'labels', { ...labels });
   return labels;
 }
 
@@ -233,7 +252,7 @@ const CORE: Readonly<Record<string, Defaulter>> = {
     const labels = labelsFromTemplate(object, template);
     if (labels) {
       const selector = child(spec, 'selector');
-      if (!selector || Object.keys(selector).length === 0) spec.selector = { ...labels };
+      if (!selector || Object.keys(selector).length === 0) set(spec, 'selector', { ...labels });
     }
     defaultPointer(spec, 'replicas', 1);
     defaultTemplate(template);
@@ -241,15 +260,15 @@ const CORE: Readonly<Record<string, Defaulter>> = {
   Service(_object, spec) {
     defaultString(spec, 'sessionAffinity', 'None');
     // The one "default" that removes a value: without affinity, its configuration is dropped.
-    if (spec.sessionAffinity === 'None') delete spec.sessionAffinityConfig;
+    if (spec.sessionAffinity === 'None') remove(spec, 'sessionAffinityConfig');
     if (spec.sessionAffinity === 'ClientIP') {
       const clientIP = child(child(spec, 'sessionAffinityConfig'), 'clientIP');
-      if (!clientIP || absent(clientIP.timeoutSeconds)) spec.sessionAffinityConfig = { clientIP: { timeoutSeconds: 10800 } };
+      if (!clientIP || absent(clientIP.timeoutSeconds)) set(spec, 'sessionAffinityConfig', { clientIP: { timeoutSeconds: 10800 } });
     }
     defaultString(spec, 'type', 'ClusterIP');
     for (const port of objectsIn(spec.ports)) {
       defaultString(port, 'protocol', 'TCP');
-      if ((zeroInt(port.targetPort) || port.targetPort === '') && typeof port.port === 'number') port.targetPort = port.port;
+      if ((zeroInt(port.targetPort) || port.targetPort === '') && typeof port.port === 'number') set(port, 'targetPort', port.port);
     }
     const type = spec.type;
     const externallyAccessible =
@@ -265,7 +284,7 @@ const CORE: Readonly<Record<string, Defaulter>> = {
     // Every named namespace carries its own name as a label, whatever the manifest says.
     const metadata = child(object, 'metadata');
     if (metadata && typeof metadata.name === 'string' && metadata.name !== '') {
-      metadata.labels = { ...(child(metadata, 'labels') ?? {}), 'kubernetes.io/metadata.name': metadata.name };
+      set(metadata, 'labels', { ...(child(metadata, 'labels') ?? {}), 'kubernetes.io/metadata.name': metadata.name });
     }
     defaultString(ensureObject(object, 'status'), 'phase', 'Active');
   },
@@ -313,7 +332,7 @@ const APPS: Readonly<Record<string, Defaulter>> = {
     defaultString(spec, 'podManagementPolicy', 'OrderedReady');
     const strategy = ensureObject(spec, 'updateStrategy');
     if (emptyString(strategy.type)) {
-      strategy.type = 'RollingUpdate';
+      set(strategy, 'type', 'RollingUpdate');
       ensureObject(strategy, 'rollingUpdate');
     }
     const rollingUpdate = child(strategy, 'rollingUpdate');
@@ -343,7 +362,7 @@ const MAX_INT32 = 2147483647;
 const BATCH: Readonly<Record<string, Defaulter>> = {
   Job(object, spec) {
     // A non-parallel job may leave both unset: both become 1.
-    if (absent(spec.completions) && absent(spec.parallelism)) spec.completions = 1;
+    if (absent(spec.completions) && absent(spec.parallelism)) set(spec, 'completions', 1);
     defaultPointer(spec, 'parallelism', 1);
     defaultPointer(spec, 'backoffLimit', absent(spec.backoffLimitPerIndex) ? 6 : MAX_INT32);
     labelsFromTemplate(object, child(spec, 'template'));
@@ -401,4 +420,34 @@ export function applyKubernetesDefaults<T>(object: T): T {
   const spec = KINDS_WITHOUT_SPEC_DEFAULTS.has(copy.kind as string) ? {} : ensureObject(copy, 'spec');
   defaulter(copy, spec);
   return copy as T;
+}
+
+/**
+ * applyKubernetesDefaults, sharing with `object` every part the defaults left as it was (`object`
+ * itself when none applies, found without copying anything), for callers that modify neither:
+ * identity then short-cuts their comparisons, diffs and conversions. `object` must be plain JSON
+ * data (objects with Object.prototype, as JSON.parse makes them); it is never modified.
+ */
+export function withKubernetesDefaults<T>(object: T): T {
+  const defaulter = defaulterFor(object);
+  if (!defaulter || !wouldChange(object as JsonObject, defaulter)) return object;
+  return shareUnchanged(applyKubernetesDefaults(object), object) as T;
+}
+
+/**
+ * Runs the defaulter on `object` itself with every write turned into a stop: if none is
+ * reached, the defaulter read exactly what it would read in a copy and changes nothing.
+ */
+function wouldChange(object: JsonObject, defaulter: Defaulter): boolean {
+  probing = true;
+  try {
+    const spec = KINDS_WITHOUT_SPEC_DEFAULTS.has(object.kind as string) ? {} : ensureObject(object, 'spec');
+    defaulter(object, spec);
+    return false;
+  } catch (error) {
+    if (error === WOULD_CHANGE) return true;
+    throw error;
+  } finally {
+    probing = false;
+  }
 }

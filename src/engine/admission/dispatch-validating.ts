@@ -68,7 +68,8 @@ export function runValidatingPolicies(
     }
     if (!match.matches) continue;
     const requestCel = context.requestValue(match.kind, match.resource);
-    const annotationValues = new Map<string, Set<string>>();
+    // Made on the first annotation: most policies have none.
+    let annotationValues: Map<string, Set<string>> | undefined;
 
     for (const binding of policy.bindings) {
       const bound = matchRequest(binding.match, request, cluster);
@@ -92,15 +93,17 @@ export function runValidatingPolicies(
         }
         let verdict: EvaluationResult = 'pass';
         let first: { message: string; source?: string } | undefined;
-        result.decisions.forEach((decision, index) => {
+        const decisions = result.decisions;
+        for (let index = 0; index < decisions.length; index++) {
+          const decision = decisions[index]!;
           if (decision.action === 'admit') {
             if (decision.error && verdict === 'pass') {
               verdict = 'error';
-              first ??= { message: decision.message, ...(decision.source ? { source: decision.source } : {}) };
+              first ??= firstFailure(decision.message, decision.source);
             }
-            return;
+            continue;
           }
-          first ??= { message: decision.message, ...(decision.source ? { source: decision.source } : {}) };
+          first ??= firstFailure(decision.message, decision.source);
           for (const action of binding.validationActions) {
             if (action === 'Deny') {
               outcome.denials.push({ policy: policy.name, binding: binding.name, message: decision.message, reason: decision.reason });
@@ -119,7 +122,7 @@ export function runValidatingPolicies(
               if (verdict !== 'deny' && verdict !== 'warn') verdict = 'audit';
             }
           }
-        });
+        }
         for (const annotation of result.annotations) {
           if (annotation.error !== undefined) {
             // An annotation that fails denies, whatever the binding's validationActions.
@@ -127,6 +130,7 @@ export function runValidatingPolicies(
             verdict = 'deny';
             first ??= { message: annotation.error };
           } else {
+            annotationValues ??= new Map();
             const values = annotationValues.get(annotation.key) ?? new Set<string>();
             values.add(annotation.value);
             annotationValues.set(annotation.key, values);
@@ -135,6 +139,11 @@ export function runValidatingPolicies(
         record(policy.name, binding.name, verdict, first?.message, first?.source);
       }
     }
-    for (const [key, values] of annotationValues) outcome.annotations.set(`${policy.name}/${key}`, values);
+    if (annotationValues) for (const [key, values] of annotationValues) outcome.annotations.set(`${policy.name}/${key}`, values);
   }
+}
+
+/** The message (and source, when known) an evaluation record shows for its first failure. */
+function firstFailure(message: string, source: string | undefined): { message: string; source?: string } {
+  return source ? { message, source } : { message };
 }

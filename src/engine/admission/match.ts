@@ -238,8 +238,17 @@ function ruleMatches(rule: ResourceRule, attributes: RuleAttributes): boolean {
     (rule.operations.includes('*') || rule.operations.includes(attributes.operation)) &&
     exactOrWildcard(rule.apiGroups, attributes.resource.group) &&
     exactOrWildcard(rule.apiVersions, attributes.resource.version) &&
-    rule.resources.some(([res, sub]) => (res === '*' || res === attributes.resource.resource) && (sub === '*' || sub === attributes.subResource))
+    coversResource(rule.resources, attributes.resource.resource, attributes.subResource)
   );
+}
+
+/** Whether a rule's `resource/subresource` entries cover these (a loop: this runs per rule and request). */
+function coversResource(resources: readonly (readonly [string, string])[], resource: string, subResource: string): boolean {
+  for (let i = 0; i < resources.length; i++) {
+    const [res, sub] = resources[i]!;
+    if ((res === '*' || res === resource) && (sub === '*' || sub === subResource)) return true;
+  }
+  return false;
 }
 
 function scopeMatches(scope: Scope, attributes: RuleAttributes): boolean {

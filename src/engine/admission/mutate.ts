@@ -7,10 +7,11 @@
  */
 import jsonpatch from 'fast-json-patch';
 import { CostMeter, PER_EVALUATION_COST_BUDGET, celTypeName, fromJson, toJson } from '../../cel/index.js';
+import { fromJsonReusing, roundTripJson } from '../../cel/values.js';
 import { Evaluation, type RequestContext } from './activation.js';
-import { applyConfiguration, cloneJson, deepEqual } from './apply-configuration.js';
+import { applyConfiguration, cloneJson, deepEqual, shareUnchanged } from './apply-configuration.js';
 import { candidatesFor } from './candidates.js';
-import { applyKubernetesDefaults } from './defaults.js';
+import { withKubernetesDefaults } from './defaults.js';
 import { matchRequest, requestNamespace } from './match.js';
 import { configErrorMessage } from './messages.js';
 import { collectParams } from './params.js';
@@ -46,13 +47,17 @@ const KIND = 'MutatingAdmissionPolicy';
 export function runMutatingPolicies(policies: readonly MutatingPolicy[], context: RequestContext, evaluations: PolicyEvaluation[], kubernetesDefaults: boolean): MutatingOutcome {
   // Nothing to mutate without an object (DELETE, CONNECT).
   if (typeof context.request.object !== 'object' || context.request.object === null) return {};
-  const original = toJson(fromJson(context.request.object));
+  // The object as JSON data (a copy the mutations may share structure with) and its CEL form, in one walk.
+  const start = roundTripJson(context.request.object);
+  const original = start.json;
   let object = original;
   // CEL forms, converted once: oldObject never changes, object only when a mutation changes it.
   const celOld = fromJson(context.request.oldObject ?? null);
-  let converted = { json: original, cel: fromJson(original) };
+  let converted = { json: original, cel: start.cel };
   const celObjects = (json: unknown): CelObjects => {
-    if (converted.json !== json) converted = { json, cel: fromJson(json) };
+    // Every object here is left as it was made (changes make new ones), so the parts a new one
+    // shares with the last converted one keep their CEL form.
+    if (converted.json !== json) converted = { json, cel: fromJsonReusing(json, converted.json, converted.cel) };
     return { object: converted.cel, oldObject: celOld };
   };
   const allErrors: PolicyError[] = [];
@@ -115,7 +120,7 @@ export function runMutatingPolicies(policies: readonly MutatingPolicy[], context
         if (changed && !('skip' in result)) {
           // kube-apiserver's dispatcher defaults the patched object before the next policy sees it
           // (whether it changed is decided before that, as here).
-          object = kubernetesDefaults ? applyKubernetesDefaults(result.object) : result.object;
+          object = kubernetesDefaults ? withKubernetesDefaults(result.object) : result.object;
           changedAny = true;
           for (const k of invoked) reinvoke.add(k);
         }
@@ -189,9 +194,12 @@ function applyJsonPatch(object: unknown, value: unknown): { object: unknown } | 
     if (typeof op.op !== 'string' || typeof op.path !== 'string') return { error: 'JSONPatch requires string fields op and path' };
     operations.push(op as unknown as jsonpatch.Operation);
   }
+  // No operations: the object as it is (what patching a copy would give, without copying).
+  if (operations.length === 0) return { object };
   try {
     const result = jsonpatch.applyPatch(cloneJson(object), operations, true, true);
-    return { object: result.newDocument };
+    // The patched copy shares what the patch left unchanged (the object itself when nothing changed).
+    return { object: shareUnchanged(result.newDocument, object) };
   } catch (error) {
     // A failed `test` operation leaves the object as it was: patches can be conditional.
     if ((error as { name?: string }).name === 'TEST_OPERATION_FAILED') return { object };

@@ -58,5 +58,20 @@ export function collectParams(paramKind: ParamKind | undefined, paramRef: ParamR
   if (found.length === 0 && paramRef.parameterNotFoundAction === 'Deny') {
     return { error: 'no params found for policy binding with `Deny` parameterNotFoundAction' };
   }
-  return { params: found.map((o) => fromJson(o)) };
+  return { params: found.map(celFormOf) };
+}
+
+/**
+ * Cluster objects are immutable (a new cluster state replaces them), so each is converted
+ * to its CEL form once rather than per binding and request. CEL values are never modified.
+ */
+const celForms = new WeakMap<object, unknown>();
+
+function celFormOf(object: Readonly<Record<string, unknown>>): unknown {
+  let cel = celForms.get(object);
+  if (cel === undefined) {
+    cel = fromJson(object);
+    celForms.set(object, cel);
+  }
+  return cel;
 }

@@ -52,6 +52,8 @@ export interface AdmissionRequest {
  * What the cluster knows beyond the request: namespaces (for namespaceSelector and
  * `namespaceObject`) and param objects (for paramKind/paramRef). Offline this is built from
  * files; in a cluster, from informers. Lookups are synchronous: the engine never waits.
+ * The objects it returns are never modified: a change arrives as a new object in a new
+ * cluster state (the engine caches their CEL form per object, params.ts).
  */
 export interface ClusterState {
   /** The Namespace object by name, or undefined when it is not known. */

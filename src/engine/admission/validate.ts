@@ -15,7 +15,7 @@ export interface ValidationDecision {
   readonly reason: string;
   /** Index into spec.validations; -1 for errors not tied to one validation. */
   readonly expressionIndex: number;
-  /** file:line of the expression that decided. */
+  /** file:line of the expression that decided; absent for validations that admitted. */
   readonly source?: string;
 }
 
@@ -45,21 +45,24 @@ const where = (e: PolicyExpression): string => `${e.file}:${e.line}`;
 
 /** Evaluates matchConditions: undefined when all hold, else skip or an error text. */
 export function evaluateMatchConditions(evaluation: Evaluation, conditions: readonly NamedExpression[]): { skip: true; source: string } | { error: string; source: string } | undefined {
-  const errors: string[] = [];
+  // Most policies have none; the lists below are made only for errors.
+  if (conditions.length === 0) return undefined;
+  let errors: string[] | undefined;
   let firstError: PolicyExpression | undefined;
   // kube-apiserver evaluates every condition, then: any false skips, else any error fails.
   let falseCondition: PolicyExpression | undefined;
-  for (const { expression } of conditions) {
+  for (let i = 0; i < conditions.length; i++) {
+    const expression = conditions[i]!.expression;
     const result = evaluation.run(expression);
     if (result.error !== undefined) {
-      errors.push(result.error);
+      (errors ??= []).push(result.error);
       firstError ??= expression;
     } else if (result.value === false) {
       falseCondition ??= expression;
     }
   }
   if (falseCondition) return { skip: true, source: where(falseCondition) };
-  if (errors.length > 0) return { error: errors.length === 1 ? errors[0]! : `[${errors.join(', ')}]`, source: where(firstError!) };
+  if (errors) return { error: errors.length === 1 ? errors[0]! : `[${errors.join(', ')}]`, source: where(firstError!) };
   return undefined;
 }
 
@@ -74,8 +77,15 @@ export function validatePolicy(context: RequestContext, policy: ValidatingPolicy
   }
 
   const decisions: ValidationDecision[] = [];
-  for (const [index, validation] of policy.validations.entries()) {
+  const validations = policy.validations;
+  for (let index = 0; index < validations.length; index++) {
+    const validation = validations[index]!;
     const result = evaluation.run(validation.expression);
+    if (result.error === undefined && result.value === true) {
+      // Admitted: nothing reads where it came from (the common case, so no source text is made).
+      decisions.push({ action: 'admit', error: false, message: '', reason: '', expressionIndex: index });
+      continue;
+    }
     const source = where(validation.expression);
     if (result.error !== undefined) {
       if (result.outOfBudget) {
@@ -83,10 +93,8 @@ export function validatePolicy(context: RequestContext, policy: ValidatingPolicy
         return { matched: true, decisions: [{ action: failAction, error: true, message: OUT_OF_BUDGET, reason: '', expressionIndex: -1, source }], annotations: [] };
       }
       decisions.push({ action: failAction, error: true, message: result.error, reason: '', expressionIndex: index, source });
-    } else if (result.value !== true) {
-      decisions.push({ action: 'deny', error: false, message: failureMessage(evaluation, validation), reason: validation.reason, expressionIndex: index, source });
     } else {
-      decisions.push({ action: 'admit', error: false, message: '', reason: '', expressionIndex: index, source });
+      decisions.push({ action: 'deny', error: false, message: failureMessage(evaluation, validation), reason: validation.reason, expressionIndex: index, source });
     }
   }
 
