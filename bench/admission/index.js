@@ -41,7 +41,9 @@ await ensureServingCertificates(certDir, { ipAddresses: ['127.0.0.1'] });
 
 function startServer(mode) {
   return new Promise((resolve, reject) => {
-    const child = fork(SERVER, [mode, certDir], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // BENCH_SERVER_NODE_OPTIONS: extra node flags for the servers, e.g. "--cpu-prof --cpu-prof-dir=DIR".
+    const execArgv = process.env.BENCH_SERVER_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [];
+    const child = fork(SERVER, [mode, certDir], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
     child.once('message', (message) => resolve({ child, ...message }));
     child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));
   });
