@@ -56,11 +56,10 @@ export interface FastPathOptions {
   /**
    * Whether a library implementation replaces the evaluator's for this operator (`==`,
    * `!_`) or function (`size()`) and these operand kinds (adapter.ts' OverrideTable).
-   * Without it, no operator or function is computed directly.
    */
-  readonly overridden?: (key: string, kinds: readonly string[]) => boolean;
+  readonly overridden: (key: string, kinds: readonly string[]) => boolean;
   /** Whether a library replaced or specialised method `name` of `arity` arguments. */
-  readonly methodHooked?: (name: string, arity: number) => boolean;
+  readonly methodHooked: (name: string, arity: number) => boolean;
 }
 
 /** Thrown while compiling: the node is outside the supported subset. */
@@ -159,7 +158,6 @@ class Compiler {
   /** The primitive kinds for which the evaluator's own implementation of `key` runs (no library override). */
   private builtInKinds(key: string, arity: 1 | 2): ReadonlySet<PrimitiveKind> {
     const overridden = this.hooks.overridden;
-    if (!overridden) return new Set();
     return new Set(PRIMITIVE_KINDS.filter((kind) => !overridden(key, arity === 1 ? [kind] : [kind, kind])));
   }
 
@@ -381,8 +379,7 @@ class Compiler {
 
   /** Whether `size(x)` / `x.size()` of a string, list or plain map is the evaluator's own. */
   private sizeIsBuiltIn(key: string): boolean {
-    const overridden = this.hooks.overridden;
-    return overridden !== undefined && !['string', 'list', 'map'].some((kind) => overridden(key, [kind]));
+    return !['string', 'list', 'map'].some((kind) => this.hooks.overridden(key, [kind]));
   }
 
   /**
@@ -392,7 +389,7 @@ class Compiler {
    */
   private directMethod(node: AstNode, handle: Handle, arity: number): ((args: unknown[]) => unknown) | undefined {
     const name = (node.args as [string])[0];
-    if (handle.name !== 'callRecFn' || !this.hooks.methodHooked || this.hooks.methodHooked(name, arity)) return undefined;
+    if (handle.name !== 'callRecFn' || this.hooks.methodHooked(name, arity)) return undefined;
     if (arity === 0 && name === 'size') {
       const typed = typedAtRunTime(node.receiverWithArgs![0]!);
       const ev = this.ev;

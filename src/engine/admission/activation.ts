@@ -133,17 +133,15 @@ function namespaceObjectFor(request: AdmissionRequest, cluster: ClusterState): u
  */
 export function requestValue(request: AdmissionRequest, matchedKind: GroupVersionKind, matchedResource: GroupVersionResource): unknown {
   const user = request.userInfo ?? {};
-  const requestKind = request.requestKind ?? request.kind;
-  const requestResource = request.requestResource ?? request.resource;
   // Built in its CEL form directly (each field through fromJson, as converting the whole would):
   // this runs for every request.
   return {
     uid: fromJson(request.uid ?? ''),
-    kind: { group: fromJson(matchedKind.group), version: fromJson(matchedKind.version), kind: fromJson(matchedKind.kind) },
-    resource: { group: fromJson(matchedResource.group), version: fromJson(matchedResource.version), resource: fromJson(matchedResource.resource) },
+    kind: celGvk(matchedKind),
+    resource: celGvr(matchedResource),
     subResource: fromJson(request.subResource ?? ''),
-    requestKind: { group: fromJson(requestKind.group), version: fromJson(requestKind.version), kind: fromJson(requestKind.kind) },
-    requestResource: { group: fromJson(requestResource.group), version: fromJson(requestResource.version), resource: fromJson(requestResource.resource) },
+    requestKind: celGvk(request.requestKind ?? request.kind),
+    requestResource: celGvr(request.requestResource ?? request.resource),
     requestSubResource: fromJson(request.requestSubResource ?? request.subResource ?? ''),
     name: fromJson(request.name ?? ''),
     namespace: fromJson(request.namespace ?? ''),
@@ -153,6 +151,9 @@ export function requestValue(request: AdmissionRequest, matchedKind: GroupVersio
     options: fromJson(request.options ?? null),
   };
 }
+
+const celGvk = (k: GroupVersionKind) => ({ group: fromJson(k.group), version: fromJson(k.version), kind: fromJson(k.kind) });
+const celGvr = (r: GroupVersionResource) => ({ group: fromJson(r.group), version: fromJson(r.version), resource: fromJson(r.resource) });
 
 /** The outcome of one expression: its CEL value, or kube-apiserver's error text. */
 export type ExpressionResult =
@@ -220,8 +221,9 @@ export class Evaluation implements VariableOwner {
     if (logs.length > 0) {
       const log = logs[logs.length - 1]!;
       // Only the first read matters: later ones see the same value.
+      const name = this.#variables[index]!.name;
       if (state.error !== undefined) log.reusable = false;
-      else if (!hasRead(log.reads, this.#variables[index]!.name)) log.reads.push([this.#variables[index]!.name, state.value]);
+      else if (!hasRead(log.reads, name)) log.reads.push([name, state.value]);
     }
     if (state.error !== undefined) throw new CelError('evaluation', state.error);
     return state.value;
