@@ -1,11 +1,13 @@
 /**
- * A protocol for map-like objects whose entries are computed on first read (admission's
- * `variables`): the object carries a reader under LAZY_FIELDS, so the CEL fast path can
- * read `variables.NAME` with one call instead of going through a Proxy's traps.
+ * A protocol for activation variables that are map-like objects whose entries are computed
+ * on first read (admission's `variables`, a Proxy): the activation carries, under
+ * LAZY_FIELDS, a reader for such a variable's entries, so the CEL fast path reads
+ * `variables.NAME` with one call instead of the Proxy's traps. The reader sits on the
+ * activation, not on the Proxy, because reading any property of a Proxy costs a trap.
  *
- * The reader must answer exactly what the evaluator's field lookup would find: the
- * entry's value (computing it on first use, throwing what its failure throws), or
- * NO_FIELD when the object has no such own entry.
+ * A reader must answer exactly what the evaluator's field lookup on the variable would
+ * find: the entry's value (computing it on first use, throwing what its failure throws),
+ * or NO_FIELD when the object has no such own entry.
  */
 export const LAZY_FIELDS: unique symbol = Symbol('celgate.cel.lazyFields');
 
@@ -14,7 +16,11 @@ export const NO_FIELD: unique symbol = Symbol('celgate.cel.noField');
 
 export type LazyFieldReader = (name: string) => unknown;
 
-/** The reader an object offers, if any. */
-export function lazyFieldsOf(value: object): LazyFieldReader | undefined {
-  return (value as { [LAZY_FIELDS]?: LazyFieldReader })[LAZY_FIELDS];
+/** What an activation carries under LAZY_FIELDS: variable name → reader of its entries. */
+export type LazyFields = Readonly<Record<string, LazyFieldReader>>;
+
+/** The reader the activation offers for its variable `name`, if any. */
+export function lazyFieldsOf(activation: object, name: string): LazyFieldReader | undefined {
+  const lazy = (activation as { [LAZY_FIELDS]?: LazyFields })[LAZY_FIELDS];
+  return lazy !== undefined && Object.hasOwn(lazy, name) ? lazy[name] : undefined;
 }

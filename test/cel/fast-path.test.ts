@@ -180,14 +180,17 @@ describe('fast path bail-outs keep the evaluator errors and values', () => {
   });
 });
 
-describe('objects with a LAZY_FIELDS reader', () => {
-  /** Getters for the evaluator, the reader for the fast path; both log the names they compute. */
-  function lazyObject(entries: Record<string, () => unknown>, log: string[]): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
+describe('activation variables with a LAZY_FIELDS reader', () => {
+  /**
+   * An activation whose `variables` has getters (for the evaluator) and a reader under
+   * LAZY_FIELDS (for the fast path); both log the names they compute.
+   */
+  function lazyActivation(entries: Record<string, () => unknown>, log: string[]): Record<string, unknown> {
+    const variables: Record<string, unknown> = {};
     const compute = (name: string): unknown => (log.push(name), entries[name]!());
-    for (const name of Object.keys(entries)) Object.defineProperty(out, name, { enumerable: true, get: () => compute(name) });
-    Object.defineProperty(out, LAZY_FIELDS, { value: (name: string) => (Object.hasOwn(entries, name) ? compute(name) : NO_FIELD) });
-    return out;
+    for (const name of Object.keys(entries)) Object.defineProperty(variables, name, { enumerable: true, get: () => compute(name) });
+    const read = (name: string) => (Object.hasOwn(entries, name) ? compute(name) : NO_FIELD);
+    return { ...activation(), variables, [LAZY_FIELDS]: { variables: read } };
   }
   const entries = {
     required: () => ['app', 'team'],
@@ -205,12 +208,21 @@ describe('objects with a LAZY_FIELDS reader', () => {
     const log: string[] = [];
     const before = fastPathCounters.returned;
     // Compiled without the differential mode (which also runs the evaluator) even when the suite runs with it.
-    const value = withoutCheck(() => withFast.compile(text)).evaluate({ ...activation(), variables: lazyObject(entries, log) });
+    const value = withoutCheck(() => withFast.compile(text)).evaluate(lazyActivation(entries, log));
     expect(fastPathCounters.returned).toBe(before + 1);
     expect(sameCelValue(value, expected)).toBe(true);
     expect(log).toEqual(reads);
-    const lazy = () => ({ ...activation(), variables: lazyObject(entries, []) });
-    expect(expectSameEverywhere(text, lazy())).toEqual(outcome(withoutFast, text, lazy()));
+    expect(expectSameEverywhere(text, lazyActivation(entries, []))).toEqual(outcome(withoutFast, text, lazyActivation(entries, [])));
+  });
+
+  it('reads a loop variable of the same name as an ordinary value, not through the reader', () => {
+    const text = 'object.spec.containers.map(variables, variables.name)';
+    const log: string[] = [];
+    const before = fastPathCounters.returned;
+    const value = withoutCheck(() => withFast.compile(text)).evaluate({ ...lazyActivation(entries, log), object: pod });
+    expect(fastPathCounters.returned).toBe(before + 1);
+    expect(value).toEqual(['app', 'sidecar']);
+    expect(log).toEqual([]);
   });
 
   it.each([
@@ -218,7 +230,7 @@ describe('objects with a LAZY_FIELDS reader', () => {
     ['variables.failing', 'variable failing: boom'],
     ['variables.nothing', 'No such key: nothing'],
   ])('%s fails as in the evaluator', (text, message) => {
-    const result = expectSameEverywhere(text, { ...activation(), variables: lazyObject(entries, []) });
+    const result = expectSameEverywhere(text, lazyActivation(entries, []));
     expect('error' in result && result.error).toContain(message);
   });
 });

@@ -5,6 +5,7 @@
  * accounting, error text and coverage event.
  */
 import { CelError, CostMeter, PER_EXPRESSION_COST_LIMIT, fromJson } from '../../cel/index.js';
+import { LAZY_FIELDS, type LazyFields } from '../../cel/lazy-fields.js';
 import { createAuthorizer, staticDecider, type Authorizer, type Decider } from '../../cel/lib/authorizer.js';
 import { requestNamespace } from './match.js';
 import type { NamedExpression, PolicyExpression } from './policies.js';
@@ -207,12 +208,15 @@ export class Evaluation implements VariableOwner {
   ) {
     this.#variables = variables;
     let values: Record<string, unknown> = {};
+    let lazy: LazyFields | undefined;
     if (variables.length > 0) {
       this.#layout = layoutOf(variables);
-      values = this.#layout.valuesFor(this);
+      const offered = this.#layout.valuesFor(this);
+      values = offered.values;
+      lazy = { variables: offered.read };
     }
     this.#states = new Array(variables.length);
-    this.activation = new Activation(context, base, values) as unknown as Record<string, unknown>;
+    this.activation = new Activation(context, base, values, lazy) as unknown as Record<string, unknown>;
   }
 
   variable(index: number): unknown {
@@ -349,12 +353,16 @@ class Activation {
   readonly oldObject: unknown;
   readonly request: unknown;
   readonly params: unknown;
+  /** The fast path's reader of `variables` (src/cel/lazy-fields.ts). */
+  readonly [LAZY_FIELDS]: LazyFields | undefined;
 
   constructor(
     private readonly context: RequestContext,
     base: { readonly object: unknown; readonly oldObject: unknown; readonly request: unknown; readonly params: unknown },
     readonly variables: Record<string, unknown>,
+    lazy: LazyFields | undefined,
   ) {
+    this[LAZY_FIELDS] = lazy;
     this.object = base.object;
     this.oldObject = base.oldObject;
     this.request = base.request;

@@ -9,7 +9,7 @@
  * nothing but `object`, `oldObject` and other shareable variables (see `shareKeyOf`).
  */
 import type { NamedExpression } from './policies.js';
-import { LAZY_FIELDS, NO_FIELD, type LazyFieldReader } from '../../cel/lazy-fields.js';
+import { NO_FIELD, type LazyFieldReader } from '../../cel/lazy-fields.js';
 
 /** Where a `variables` object keeps the Evaluation that computes its values. */
 const OWNER: unique symbol = Symbol('celgate.admission.variables');
@@ -27,8 +27,11 @@ export interface VariableLayout {
    * authorizer or a variable that does.
    */
   readonly shareKeys: readonly (number | undefined)[];
-  /** A new `variables` object whose values `owner` computes on first read. */
-  valuesFor(owner: VariableOwner): Record<string, unknown>;
+  /**
+   * A new `variables` object whose values `owner` computes on first read, and the reader
+   * of its entries an activation offers the CEL fast path (src/cel/lazy-fields.ts).
+   */
+  valuesFor(owner: VariableOwner): { readonly values: Record<string, unknown>; readonly read: LazyFieldReader };
 }
 
 /**
@@ -91,16 +94,19 @@ function buildLayout(variables: readonly NamedExpression[]): VariableLayout {
   return {
     indexOf,
     shareKeys,
-    valuesFor: (owner) => new Proxy({ [OWNER]: owner, [LAZY_FIELDS]: fieldReader(indexOf, owner) }, handler) as unknown as Record<string, unknown>,
+    valuesFor: (owner) => ({
+      values: new Proxy({ [OWNER]: owner }, handler) as unknown as Record<string, unknown>,
+      read: fieldReader(indexOf, owner),
+    }),
   };
 }
 
-type ValuesTarget = { [OWNER]: VariableOwner; [LAZY_FIELDS]: LazyFieldReader };
+type ValuesTarget = { [OWNER]: VariableOwner };
 
 /**
  * `variables.NAME` for the CEL fast path (src/cel/lazy-fields.ts): what the `get` trap
  * answers for a variable's name, without the three traps (constructor, own descriptor,
- * get) the evaluator's field lookup costs. The `get` trap hands it out for the symbol key.
+ * get) the evaluator's field lookup costs.
  */
 function fieldReader(indexOf: ReadonlyMap<string, number>, owner: VariableOwner): LazyFieldReader {
   return (name) => {

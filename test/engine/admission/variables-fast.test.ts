@@ -1,11 +1,12 @@
 /**
- * Admission's `variables` object offers the CEL fast path a LAZY_FIELDS reader
- * (src/cel/lazy-fields.ts), so `variables.NAME` costs one call instead of three Proxy
- * traps. The reader must answer what the Proxy answers, with one `variable()` per read.
+ * Admission's `variables` object comes with a reader its activation offers the CEL fast
+ * path under LAZY_FIELDS (src/cel/lazy-fields.ts), so `variables.NAME` costs one call
+ * instead of three Proxy traps. The reader must answer what the Proxy answers, with one
+ * `variable()` per read.
  */
 import { CelEnvironment, CelError, CostMeter } from '../../../src/cel/index.js';
 import { fastPathCounters } from '../../../src/cel/fast-path.js';
-import { LAZY_FIELDS, NO_FIELD, type LazyFieldReader } from '../../../src/cel/lazy-fields.js';
+import { LAZY_FIELDS, NO_FIELD } from '../../../src/cel/lazy-fields.js';
 import { layoutOf, type VariableOwner } from '../../../src/engine/admission/variables.js';
 import type { NamedExpression } from '../../../src/engine/admission/policies.js';
 
@@ -28,14 +29,12 @@ function owner(calls: number[]): VariableOwner {
 describe('admission variables LAZY_FIELDS reader', () => {
   it('reads a defined variable through owner.variable once, and NO_FIELD for other names', () => {
     const calls: number[] = [];
-    const values = layoutOf(definitions).valuesFor(owner(calls));
-    const read = (values as unknown as { [LAZY_FIELDS]: LazyFieldReader })[LAZY_FIELDS];
+    const { values, read } = layoutOf(definitions).valuesFor(owner(calls));
     expect(read('labels')).toEqual({ app: 'web' });
     expect(calls).toEqual([0]);
     expect(read('missing')).toBe(NO_FIELD);
     expect(() => read('broken')).toThrow('variable broken failed');
     expect(calls).toEqual([0, 1]);
-    // The symbol does not show up as a CEL map key.
     expect(Object.keys(values)).toEqual(['labels', 'broken']);
   });
 
@@ -47,7 +46,8 @@ describe('admission variables LAZY_FIELDS reader', () => {
     const program = env.compile("variables.labels.app == 'web'");
     process.env.CELGATE_CEL_FASTPATH_CHECK = saved;
     const calls: number[] = [];
-    const activation = { variables: layoutOf(definitions).valuesFor(owner(calls)) };
+    const { values, read } = layoutOf(definitions).valuesFor(owner(calls));
+    const activation = { variables: values, [LAZY_FIELDS]: { variables: read } };
     const returned = fastPathCounters.returned;
     expect(program.evaluate(activation, { meter: new CostMeter() })).toBe(true);
     expect(fastPathCounters.returned).toBe(returned + 1);
