@@ -5,11 +5,12 @@
  */
 import type { RequestContext } from './activation.js';
 import { candidatesFor } from './candidates.js';
+import type { CelObjects } from './conversion.js';
 import { matchRequest, requestNamespace } from './match.js';
 import { configErrorMessage, warningMessage } from './messages.js';
 import { collectParams } from './params.js';
 import type { Binding, ValidatingPolicy } from './policies.js';
-import type { EvaluationResult, PolicyEvaluation } from './types.js';
+import type { EvaluationResult, GroupVersionKind, PolicyEvaluation } from './types.js';
 import { validatePolicy } from './validate.js';
 
 export interface Denial {
@@ -42,7 +43,8 @@ const KIND = 'ValidatingAdmissionPolicy';
 export function runValidatingPolicies(
   policies: readonly ValidatingPolicy[],
   context: RequestContext,
-  objects: { readonly object: unknown; readonly oldObject: unknown },
+  /** The object and oldObject as the version a policy matched sees them (see conversion.ts). */
+  objectsFor: (matched: GroupVersionKind) => CelObjects,
   outcome: ValidatingOutcome,
 ): void {
   const { request, cluster } = context;
@@ -68,6 +70,7 @@ export function runValidatingPolicies(
     }
     if (!match.matches) continue;
     const requestCel = context.requestValue(match.kind, match.resource);
+    const objects = objectsFor(match.kind);
     // Made on the first annotation: most policies have none.
     let annotationValues: Map<string, Set<string>> | undefined;
 

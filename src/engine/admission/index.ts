@@ -3,9 +3,9 @@
  * with kube-apiserver's semantics. Compile once (`compileAdmissionPolicies`), then
  * `admit` each request against the immutable result.
  */
-import { fromJson } from '../../cel/index.js';
 import { requestContext } from './activation.js';
 import { REASON_CODES } from './compile.js';
+import { objectsByVersion } from './conversion.js';
 import { runValidatingPolicies, type ValidatingOutcome } from './dispatch-validating.js';
 import { MAX_AUDIT_ANNOTATION_VALUE_LENGTH, VALIDATION_FAILURE_ANNOTATION, deniedMessage, forbiddenMessage, goJson } from './messages.js';
 import { runMutatingPolicies } from './mutate.js';
@@ -53,8 +53,7 @@ export function admit(policies: AdmissionPolicies, request: AdmissionRequest, op
   const outcome: ValidatingOutcome = { denials: [], warnings: [], auditFailures: [], annotations: new Map(), evaluations };
   if (options.phase !== 'mutate' && policies.validating.length > 0) {
     const validatingContext = context.forValidation(current);
-    const objects = { object: fromJson(current.object ?? null), oldObject: fromJson(current.oldObject ?? null) };
-    runValidatingPolicies(policies.validating, validatingContext, objects, outcome);
+    runValidatingPolicies(policies.validating, validatingContext, objectsByVersion(current), outcome);
   }
 
   const auditAnnotations: Record<string, string> = {};

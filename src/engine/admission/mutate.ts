@@ -11,12 +11,13 @@ import { fromJsonReusing, roundTripJson } from '../../cel/values.js';
 import { Evaluation, type RequestContext } from './activation.js';
 import { applyConfiguration, cloneJson, deepEqual, shareUnchanged } from './apply-configuration.js';
 import { candidatesFor } from './candidates.js';
+import { convertObject, needsConversion, type CelObjects } from './conversion.js';
 import { withKubernetesDefaults } from './defaults.js';
 import { matchRequest, requestNamespace } from './match.js';
 import { configErrorMessage } from './messages.js';
 import { collectParams } from './params.js';
 import type { Binding, Mutation, MutatingPolicy } from './policies.js';
-import type { AdmissionStatus, JsonPatchOperation, PolicyEvaluation } from './types.js';
+import type { AdmissionStatus, GroupVersionKind, JsonPatchOperation, PolicyEvaluation } from './types.js';
 import { evaluateMatchConditions } from './validate.js';
 
 export interface MutatingOutcome {
@@ -31,6 +32,8 @@ interface Invocation {
   readonly binding: Binding;
   readonly param: unknown;
   readonly request: unknown;
+  /** The kind the policy matched: the request's, or an equivalent version's (matchPolicy Equivalent). */
+  readonly kind: GroupVersionKind;
   /** Identifies policy × binding × param for reinvocation. */
   readonly key: string;
 }
@@ -91,7 +94,7 @@ export function runMutatingPolicies(policies: readonly MutatingPolicy[], context
           errors.push({ policy, binding, message: configErrorMessage(params.error, true), reason: '' });
           continue;
         }
-        params.params.forEach((param, i) => out.push({ policy, binding, param, request: requestCel, key: `${policy.name}\u0000${binding.name}\u0000${i}` }));
+        params.params.forEach((param, i) => out.push({ policy, binding, param, request: requestCel, kind: match.kind, key: `${policy.name}\u0000${binding.name}\u0000${i}` }));
       }
     }
     return out;
@@ -107,7 +110,9 @@ export function runMutatingPolicies(policies: readonly MutatingPolicy[], context
       invocation.policy.mutations.forEach((mutation, index) => {
         const key = `${invocation.key}\u0000${index}`;
         if (round === 2 && !reinvoke.has(key)) return;
-        const result = mutateOnce(context, invocation, mutation, object, celObjects(object));
+        const result = needsConversion(context.request.kind, invocation.kind)
+          ? mutateConverted(context, invocation, mutation, object)
+          : mutateOnce(context, invocation, mutation, object, celObjects(object));
         if ('error' in result) {
           allErrors.push({ policy: invocation.policy, binding: invocation.binding, message: result.error, reason: 'Invalid' });
           record(invocation.policy.name, invocation.binding.name, 'error', result.error, result.source);
@@ -147,9 +152,16 @@ export function runMutatingPolicies(policies: readonly MutatingPolicy[], context
 
 type MutationResult = { readonly object: unknown; readonly source: string } | { readonly skip: true; readonly source: string } | { readonly error: string; readonly source: string };
 
-interface CelObjects {
-  readonly object: unknown;
-  readonly oldObject: unknown;
+/**
+ * A mutation by a policy that matched another version of the request's kind: it runs on
+ * the object converted to that version, and what it makes is converted back.
+ */
+function mutateConverted(context: RequestContext, invocation: Invocation, mutation: Mutation, object: unknown): MutationResult {
+  const requested = context.request.kind;
+  const converted = convertObject(object, requested, invocation.kind);
+  const cel = { object: fromJson(converted), oldObject: fromJson(convertObject(context.request.oldObject ?? null, requested, invocation.kind)) };
+  const result = mutateOnce(context, invocation, mutation, converted, cel);
+  return 'object' in result ? { object: convertObject(result.object, invocation.kind, requested), source: result.source } : result;
 }
 
 function mutateOnce(context: RequestContext, invocation: Invocation, mutation: Mutation, object: unknown, cel: CelObjects): MutationResult {
