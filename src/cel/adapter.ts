@@ -24,6 +24,7 @@ import { CelError, CelFunctionError, positionAt, type CelErrorKind } from './err
 import { COST_EXCEEDED, assertBudgetLeft, charge, type CompileLimits } from './cost.js';
 import type { CelFunction, CelLibrary, LibraryRegistrar } from './library.js';
 import { compileFastPath, evaluatorOf, fastPathEnabled, withFastPath } from './fast-path.js';
+import { dropAbsentElements, explainOptionalEntries, optionalEntryOperand, optionalEntryValue, registerOptionalEntries, rewriteOptionalEntries } from './optional-entries.js';
 
 export { Optional, UnsignedInt, Duration };
 
@@ -77,6 +78,7 @@ export class EvaluatorBase {
       },
     });
     registerMacros(this.#env);
+    registerOptionalEntries(this.#env);
     const registrar = new Registrar(this.#env, this.#hooks);
     for (const library of libraries) {
       try {
@@ -104,16 +106,18 @@ export class EvaluatorScope {
   /** Parses, type-checks and instruments; throws CelError with an expression position. */
   compile(text: string): CheckedProgram {
     let parsed: ReturnType<Environment['parse']>;
+    // What the parser reads (optional-entries.ts); the tree's positions refer to it.
+    const source = rewriteOptionalEntries(text);
     try {
-      parsed = this.env.parse(text);
+      parsed = this.env.parse(source);
     } catch (error) {
-      throw toCelError(error, text, 'syntax');
+      throw toCelError(error, source, 'syntax');
     }
     prepareForCheck(parsed.ast as unknown as AstNode);
     const checked = parsed.check();
-    if (!checked.valid) throw toCelError(checked.error, text, 'type');
+    if (!checked.valid) throw toCelError(checked.error, source, 'type');
     const root = parsed.ast as unknown as AstNode;
-    instrument(root, this.hooks, text);
+    instrument(root, this.hooks, source);
     const interpreter = parsed as RawProgram;
     // The same tree compiled to closures; the evaluator runs whenever they bail (fast-path.ts).
     const fast = fastPathEnabled()
@@ -269,7 +273,7 @@ export function toCelError(error: unknown, text: string, fallbackKind: CelErrorK
   if (error === COST_EXCEEDED) return costExceeded();
   if (error instanceof CelFunctionError) return new CelError('evaluation', error.message, undefined, undefined, error.code);
   const shape = (error ?? {}) as EvaluatorErrorShape;
-  const summary = withNamespaceNames(shape.summary ?? shape.message ?? String(error));
+  const summary = inUserTerms(shape.summary ?? shape.message ?? String(error));
   const kind: CelErrorKind =
     shape.name === 'ParseError'
       ? limitCode(shape.code)
@@ -284,9 +288,12 @@ export function toCelError(error: unknown, text: string, fallbackKind: CelErrorK
   return new CelError(kind, summary, position, undefined, shape.code);
 }
 
-/** Namespaces are typed constants inside (`math` is a `MathNamespace`); users wrote `math.`. */
-function withNamespaceNames(message: string): string {
-  return message.replace(/\b([A-Z][A-Za-z0-9]*)Namespace\b/g, (_, name: string) => `${name[0]!.toLowerCase()}${name.slice(1)}`);
+/**
+ * An evaluator message in the terms of what the user wrote: namespaces are typed constants
+ * inside (`math` is a `MathNamespace`), and `?` entries are calls (optional-entries.ts).
+ */
+function inUserTerms(message: string): string {
+  return explainOptionalEntries(message).replace(/\b([A-Z][A-Za-z0-9]*)Namespace\b/g, (_, name: string) => `${name[0]!.toLowerCase()}${name.slice(1)}`);
 }
 
 function limitCode(code: string | undefined): boolean {
@@ -407,6 +414,9 @@ function instrument(root: AstNode, hooks: MethodHooks, text: string): void {
       }
       case 'map':
         checkMapKeys(node);
+        break;
+      case 'list':
+        dropAbsentElements(node);
         break;
       case 'value':
         if (node.args instanceof Uint8Array) encodeBytesLiteral(node, text);
@@ -849,6 +859,10 @@ function checkMapKeys(node: AstNode): void {
     let stringKeys = true;
     for (const [keyNode, valueNode] of entries) {
       const key = run(keyNode);
+      const optional = optionalEntryOperand(valueNode);
+      const value = optional ? optionalEntryValue(optional, run) : run(valueNode);
+      // An absent optional entry (`{?key: optional.none()}`) is left out.
+      if (value === undefined) continue;
       const identity = mapKeyIdentity(key, keyNode);
       if (seen.has(identity)) {
         const message = `repeated key in map literal: ${String(key)}`;
@@ -856,7 +870,7 @@ function checkMapKeys(node: AstNode): void {
       }
       seen.add(identity);
       stringKeys &&= typeof key === 'string';
-      built.push([key, run(valueNode)]);
+      built.push([key, value]);
     }
     const plain = stringKeys && !built.some(([key]) => OBJECT_UNSAFE_KEYS.has(key as string));
     return plain ? objectFromEntries(built) : new Map(built);

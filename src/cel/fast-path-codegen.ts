@@ -225,6 +225,8 @@ class Generator {
       case '?:':
         return this.conditional(node, scope);
       case 'list':
+        // A list with optional elements (optional-entries.ts) evaluates its own way; not mirrored.
+        if (Object.hasOwn(node, 'evaluate') && node.evaluate !== node.meta.evaluate) unsupported(node, 'list literal with optional elements');
         return `[${this.operands(node.args as AstNode[], scope).join(', ')}]`;
       case 'map':
         // Map literals with entries build keys as adapter.ts' checkMapKeys does; not mirrored.
