@@ -87,6 +87,7 @@ export class EvaluatorBase {
         throw new Error(`CEL library '${library.name}' failed to register: ${(error as Error).message}`);
       }
     }
+    registrar.exposeTypeNames();
   }
 
   /** A child environment declaring these variables (name → CEL type). Freezes the base. */
@@ -133,8 +134,20 @@ export class EvaluatorScope {
   }
 }
 
+/**
+ * The value `type(v)` gives for a value of the registered type `name` (cel-js compares
+ * type values by identity, so it must be that very object): asked of a scratch
+ * environment with a value that only has the type's prototype.
+ */
+function typeValueOf(env: Environment, name: string, ctor: abstract new (...args: never[]) => unknown): unknown {
+  const scratch = env.clone();
+  scratch.registerVariable('value', name);
+  return scratch.evaluate('type(value)', { value: Object.create(ctor.prototype as object) as unknown });
+}
+
 class Registrar implements LibraryRegistrar {
   readonly #namespaces = new Map<string, string>();
+  readonly #types: [name: string, ctor: abstract new (...args: never[]) => unknown][] = [];
 
   constructor(
     private readonly env: Environment,
@@ -154,7 +167,58 @@ class Registrar implements LibraryRegistrar {
   type(name: string, ctor: abstract new (...args: never[]) => unknown): void {
     this.env.registerType(name, ctor as unknown as new () => unknown);
     this.hooks.overrides.nameType(ctor, name);
+    this.#types.push([name, ctor]);
   }
+
+  /**
+   * Makes every dotted type name a library declared usable as an expression, as in
+   * Kubernetes (`type(ip('10.0.0.1')) == net.IP`): the first segment becomes a constant
+   * whose fields lead, segment by segment, to the value `type()` gives for that type.
+   * cel-js resolves only undotted type names (`int`, `map`) this way. Called once, after
+   * every library has registered.
+   */
+  exposeTypeNames(): void {
+    type Tree = Map<string, Tree | (abstract new (...args: never[]) => unknown)>;
+    const roots: Tree = new Map();
+    for (const [name, ctor] of this.#types) {
+      const segments = name.split('.');
+      if (segments.length < 2 || this.#namespaces.has(segments[0]!)) continue;
+      let tree = roots;
+      for (const segment of segments.slice(0, -1)) {
+        let next = tree.get(segment);
+        if (!(next instanceof Map)) tree.set(segment, (next = new Map()));
+        tree = next;
+      }
+      tree.set(segments[segments.length - 1]!, ctor);
+    }
+    // One message type per level, named after its path: `net` is a `net.$types` whose fields
+    // IP and CIDR are types. The type values can only be asked once registration is over.
+    const leaves: [holder: Record<string, unknown>, segment: string, name: string, ctor: abstract new (...args: never[]) => unknown][] = [];
+    const declare = (path: string, tree: Tree): { typeName: string; value: Record<string, unknown> } => {
+      const typeName = `${path}.$types`;
+      const ctor = { [typeName]: class {} }[typeName]!;
+      const value = new ctor() as Record<string, unknown>;
+      const fields: Record<string, string> = {};
+      for (const [segment, child] of tree) {
+        if (child instanceof Map) {
+          const nested = declare(`${path}.${segment}`, child);
+          fields[segment] = nested.typeName;
+          value[segment] = nested.value;
+        } else {
+          fields[segment] = 'type';
+          leaves.push([value, segment, `${path}.${segment}`, child]);
+        }
+      }
+      this.env.registerType(typeName, { ctor, fields } as never);
+      return { typeName, value };
+    };
+    for (const [root, tree] of roots) {
+      const { typeName, value } = declare(root, tree as Tree);
+      this.env.registerConstant(root, typeName, value);
+    }
+    for (const [holder, segment, name, ctor] of leaves) holder[segment] = typeValueOf(this.env, name, ctor);
+  }
+
 
   fn(signature: string, impl: CelFunction): void {
     const dot = signature.indexOf('.');

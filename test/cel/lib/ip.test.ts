@@ -243,3 +243,22 @@ describe('net.CIDR methods', () => {
     expect(run('object.allowed.exists(c, cidr(c).containsIP(object.ip))', { object })).toBe(true);
   });
 });
+
+describe('type names as expressions', () => {
+  // Kubernetes CEL IP library: `type(ip('127.0.0.1')) == net.IP` (and net.CIDR); the same
+  // holds for the other dotted type names a library declares (kubernetes.Quantity, kubernetes.URL).
+  it.each([
+    ["type(ip('127.0.0.1')) == net.IP", true],
+    ["type(cidr('10.0.0.0/8')) == net.CIDR", true],
+    ["type(ip('127.0.0.1')) == net.CIDR", false],
+    ["type(quantity('1Gi')) == kubernetes.Quantity", true],
+    ["type(url('https://example.com')) == kubernetes.URL", true],
+    ['type(1) == net.IP', false],
+  ])('%s is %s', (expr, expected) => {
+    expect(run(expr)).toBe(expected);
+  });
+
+  it('rejects a type name no library declares', () => {
+    expect(() => run('net.Address')).toThrow(/Address/);
+  });
+});
