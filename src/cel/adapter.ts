@@ -23,6 +23,7 @@ import { UnsignedInt, Duration } from '@marcbachmann/cel-js/evaluator';
 import { CelError, CelFunctionError, positionAt, type CelErrorKind } from './errors.js';
 import { COST_EXCEEDED, assertBudgetLeft, charge, type CompileLimits } from './cost.js';
 import type { CelFunction, CelLibrary, LibraryRegistrar } from './library.js';
+import { celMap } from './values.js';
 import { compileFastPath, evaluatorOf, fastPathEnabled, withFastPath } from './fast-path.js';
 import { dropAbsentElements, explainOptionalEntries, optionalEntryOperand, optionalEntryValue, registerOptionalEntries, rewriteOptionalEntries } from './optional-entries.js';
 
@@ -936,8 +937,7 @@ function checkMapKeys(node: AstNode): void {
       stringKeys &&= typeof key === 'string';
       built.push([key, value]);
     }
-    const plain = stringKeys && !built.some(([key]) => OBJECT_UNSAFE_KEYS.has(key as string));
-    return plain ? objectFromEntries(built) : new Map(built);
+    return celMap(built, stringKeys);
   };
 }
 
@@ -950,15 +950,6 @@ function mapKeyIdentity(key: unknown, node: AstNode): string {
   const kind = key === null ? 'null' : typeof key === 'number' ? 'double' : 'this type';
   const message = `unsupported map key type: ${kind}`;
   throw new EvaluationError({ code: 'unsupported_key_type', message, node: node as never });
-}
-
-/** Keys a plain object cannot hold as ordinary entries (the evaluator reads `constructor`). */
-const OBJECT_UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
-
-function objectFromEntries(entries: ReadonlyArray<[unknown, unknown]>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of entries) out[key as string] = value;
-  return out;
 }
 
 /**

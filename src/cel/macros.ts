@@ -16,34 +16,36 @@
 import { EvaluationError, Optional, type Environment } from '@marcbachmann/cel-js';
 import { Duration, UnsignedInt } from '@marcbachmann/cel-js/evaluator';
 import { sortByKeys } from './lib/lists.js';
+import { registerTwoVariableComprehensions } from './two-variable-comprehensions.js';
 
 /** What the evaluator hands a macro and calls on it (the subset used here). */
-interface Node {
+export interface Node {
   readonly op: string;
   readonly args: unknown;
   readonly maybeAsync?: boolean;
   setMeta(key: string, value: unknown): Node;
 }
 
-interface Type {
+export interface Type {
   readonly kind: string;
+  readonly keyType?: Type;
   readonly valueType?: Type;
   toString(): string;
 }
 
-interface Checker {
+export interface Checker {
   check(node: Node, ctx: Scope): Type;
   getType(name: string): Type;
   createError(code: string, message: string, node: Node): Error;
 }
 
-interface Scope {
+export interface Scope {
   forkWithVariable(name: string, type: Type): Scope;
   reuse(ctx: Scope): Scope;
   setIterValue(value: unknown, ev: Runner): Scope;
 }
 
-interface Runner {
+export interface Runner {
   run(node: Node, ctx: Scope): unknown;
 }
 
@@ -58,13 +60,14 @@ interface BindingMacro {
 }
 
 export function registerMacros(env: Environment): void {
+  registerTwoVariableComprehensions(env);
   env.registerFunction('optional.optMap(ast, ast): optional<dyn>', optionalMapMacro('optMap', false) as never);
   env.registerFunction('optional.optFlatMap(ast, ast): optional<dyn>', optionalMapMacro('optFlatMap', true) as never);
   env.registerFunction('list.sortBy(ast, ast): list<dyn>', sortByMacro as never);
   env.registerFunction('OptionalNamespace.ofNonZeroValue(A): optional<A>', ((_: unknown, value: unknown) => (isZeroValue(value) ? Optional.none() : Optional.of(value))) as never);
 }
 
-interface MacroCall {
+export interface MacroCall {
   readonly ast: Node;
   readonly args: readonly Node[];
   readonly receiver: Node;

@@ -258,3 +258,18 @@ export function fromJsonReusing(next: unknown, previous: unknown, previousCel: C
 function celField(cel: CelValue, key: string): CelValue {
   return cel instanceof Map ? cel.get(key) : (cel as Record<string, unknown>)[key];
 }
+
+/** Keys a plain object cannot hold as ordinary entries (the evaluator reads `constructor`). */
+const OBJECT_UNSAFE_KEYS: ReadonlySet<unknown> = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * A CEL map of these entries (keys already checked for type and repetition): a plain
+ * object when every key is a string a plain object can hold, else a Map (non-string keys
+ * stay what they are). `stringKeys` may be passed when the caller already knows.
+ */
+export function celMap(entries: ReadonlyArray<readonly [unknown, unknown]>, stringKeys = entries.every(([key]) => typeof key === 'string')): CelValue {
+  if (!stringKeys || entries.some(([key]) => OBJECT_UNSAFE_KEYS.has(key))) return new Map(entries);
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of entries) out[key as string] = value;
+  return out as CelValue;
+}
