@@ -6,7 +6,7 @@
 import type { RequestContext } from './activation.js';
 import { candidatesFor } from './candidates.js';
 import type { CelObjects } from './conversion.js';
-import { matchRequest, requestNamespace } from './match.js';
+import { matchRequest, requestNamespace, requestShape } from './match.js';
 import { configErrorMessage, warningMessage } from './messages.js';
 import { collectParams } from './params.js';
 import type { Binding, ValidatingPolicy } from './policies.js';
@@ -61,9 +61,10 @@ export function runValidatingPolicies(
     if (policy.failurePolicy === 'Fail') outcome.denials.push({ policy: policy.name, ...(binding ? { binding: binding.name } : {}), message, reason: '' });
   };
 
+  const shape = requestShape(request);
   for (const policy of candidatesFor(policies, request)) {
     if (policy.bindings.length === 0) continue;
-    const match = matchRequest(policy.match, request, cluster);
+    const match = matchRequest(policy.match, request, cluster, shape);
     if (match.error !== undefined) {
       configError(policy, undefined, match.error);
       continue;
@@ -75,7 +76,7 @@ export function runValidatingPolicies(
     let annotationValues: Map<string, Set<string>> | undefined;
 
     for (const binding of policy.bindings) {
-      const bound = matchRequest(binding.match, request, cluster);
+      const bound = matchRequest(binding.match, request, cluster, shape);
       if (bound.error !== undefined) {
         configError(policy, binding, bound.error);
         continue;

@@ -134,19 +134,61 @@ export type MatchOutcome =
 
 const NO_MATCH: MatchOutcome = Object.freeze({ matches: false });
 
-/** Whether `request` is covered by `match` (kube-apiserver's Matcher.Matches). */
-export function matchRequest(match: MatchResources, request: AdmissionRequest, cluster: ClusterState): MatchOutcome {
+/**
+ * Whether `request` is covered by `match` (kube-apiserver's Matcher.Matches). `shape`, the
+ * request's requestShape when the caller matches many policies, lets the rules' verdict be
+ * remembered per shape (the selectors still run every time).
+ */
+export function matchRequest(match: MatchResources, request: AdmissionRequest, cluster: ClusterState, shape?: string): MatchOutcome {
   const ns = matchNamespaceSelector(match.namespaceSelector, request, cluster);
   if (ns === false) return NO_MATCH;
   if (!matchObjectSelector(match.objectSelector, request)) return NO_MATCH;
-  if (matchRules(match.excludeResourceRules, match.matchPolicy, request)) return NO_MATCH;
-  let outcome: MatchOutcome;
-  if (match.resourceRules.length === 0) outcome = { matches: true, resource: request.resource, kind: request.kind };
-  else outcome = matchRules(match.resourceRules, match.matchPolicy, request) ?? NO_MATCH;
-  if (!outcome.matches) return NO_MATCH;
+  const verdict = shape === undefined ? rulesVerdict(match, request) : rememberedVerdict(match, request, shape);
+  if (verdict === false) return NO_MATCH;
   // Selector errors count only for requests the rules otherwise cover, as in kube-apiserver.
   if (typeof ns === 'string') return { matches: false, error: ns };
-  return outcome;
+  return verdict === true ? { matches: true, resource: request.resource, kind: request.kind } : { matches: true, resource: verdict.resource, kind: verdict.kind };
+}
+
+/**
+ * Everything the rules read of a request but its name: resource, subresource, operation,
+ * whether it is namespaced, and the kind (an equivalent match reports it).
+ */
+export function requestShape(request: AdmissionRequest): string {
+  const { resource, kind } = request;
+  return `${resource.group}/${resource.version}/${resource.resource}/${request.subResource ?? ''}/${request.operation}/${request.namespace ? 'ns' : ''}/${kind.group}/${kind.version}/${kind.kind}`;
+}
+
+/** What the rules decide: no match, the request's own resource, or an equivalent one (matchPolicy Equivalent). */
+type RulesVerdict = boolean | { readonly resource: GroupVersionResource; readonly kind: GroupVersionKind };
+
+function rulesVerdict(match: MatchResources, request: AdmissionRequest): RulesVerdict {
+  if (matchRules(match.excludeResourceRules, match.matchPolicy, request)) return false;
+  if (match.resourceRules.length === 0) return true;
+  const outcome = matchRules(match.resourceRules, match.matchPolicy, request);
+  if (!outcome?.matches) return false;
+  return outcome.resource === request.resource ? true : { resource: outcome.resource, kind: outcome.kind };
+}
+
+/** Shapes remembered per MatchResources; beyond this (odd resource names), verdicts are computed each time. */
+const MAX_SHAPES = 1000;
+
+const verdicts = new WeakMap<MatchResources, { readonly byName: boolean; readonly byShape: Map<string, RulesVerdict> }>();
+
+function rememberedVerdict(match: MatchResources, request: AdmissionRequest, shape: string): RulesVerdict {
+  let memory = verdicts.get(match);
+  if (!memory) {
+    // Rules that name resources also depend on the request's name: never remembered.
+    const byName = [...match.resourceRules, ...match.excludeResourceRules].some((rule) => rule.resourceNames.length > 0);
+    verdicts.set(match, (memory = { byName, byShape: new Map() }));
+  }
+  if (memory.byName) return rulesVerdict(match, request);
+  let verdict = memory.byShape.get(shape);
+  if (verdict === undefined) {
+    verdict = rulesVerdict(match, request);
+    if (memory.byShape.size < MAX_SHAPES) memory.byShape.set(shape, verdict);
+  }
+  return verdict;
 }
 
 /** true/false, or an error text (kube-apiserver answers 404 for a namespace it does not know). */

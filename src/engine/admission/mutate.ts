@@ -13,7 +13,7 @@ import { applyConfiguration, cloneJson, deepEqual, shareUnchanged } from './appl
 import { candidatesFor } from './candidates.js';
 import { convertObject, needsConversion, type CelObjects } from './conversion.js';
 import { withKubernetesDefaults } from './defaults.js';
-import { matchRequest, requestNamespace } from './match.js';
+import { matchRequest, requestNamespace, requestShape } from './match.js';
 import { configErrorMessage } from './messages.js';
 import { collectParams } from './params.js';
 import type { Binding, Mutation, MutatingPolicy } from './policies.js';
@@ -73,9 +73,10 @@ export function runMutatingPolicies(policies: readonly MutatingPolicy[], context
     const out: Invocation[] = [];
     // Configuration errors are reported once, from the first round.
     const errors = round === 1 ? allErrors : [];
+    const shape = requestShape(request);
     for (const policy of candidatesFor(policies, request)) {
       if (policy.bindings.length === 0) continue;
-      const match = matchRequest(policy.match, request, context.cluster);
+      const match = matchRequest(policy.match, request, context.cluster, shape);
       if (match.error !== undefined) {
         errors.push({ policy, message: configErrorMessage(match.error, false), reason: '' });
         continue;
@@ -83,7 +84,7 @@ export function runMutatingPolicies(policies: readonly MutatingPolicy[], context
       if (!match.matches) continue;
       const requestCel = context.requestValue(match.kind, match.resource);
       for (const binding of policy.bindings) {
-        const bound = matchRequest(binding.match, request, context.cluster);
+        const bound = matchRequest(binding.match, request, context.cluster, shape);
         if (bound.error !== undefined) {
           errors.push({ policy, binding, message: configErrorMessage(bound.error, true), reason: '' });
           continue;

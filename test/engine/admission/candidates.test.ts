@@ -1,7 +1,7 @@
 // The candidate filter only skips work: a policy it leaves out must be one matchRequest
 // would neither match nor report an error for. Checked here on a grid of rules and requests.
 import { candidatesFor } from '../../../src/engine/admission/candidates.js';
-import { matchRequest } from '../../../src/engine/admission/match.js';
+import { matchRequest, requestShape } from '../../../src/engine/admission/match.js';
 import { clusterStateFrom } from '../../../src/engine/admission/index.js';
 import type { Operation } from '../../../src/engine/admission/types.js';
 import { deployment, policiesFrom, requestFor } from './helpers.js';
@@ -69,5 +69,42 @@ describe('candidatesFor', () => {
 
   it('keeps the policies in their order', () => {
     expect(candidatesFor(policies, requestFor(pod, { operation: 'CONNECT' })).map((p) => p.name)).toEqual(['p2', 'p3']);
+  });
+});
+
+describe('matchRequest with a request shape', () => {
+  // The rules' verdict is remembered per MatchResources and request shape; it must give
+  // what matching afresh gives, whatever order requests of different shapes come in.
+  const namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-a', labels: { team: 'a' } } };
+  const grid = [
+    ...requests,
+    requestFor(namespace),
+    requestFor(deployment(1, { name: 'other' }), { operation: 'DELETE' }),
+    requestFor(deployment(1, { name: 'web' }), { operation: 'DELETE' }),
+    requestFor({ ...deployment(1), apiVersion: 'extensions/v1beta1' }, { operation: 'UPDATE' }),
+  ];
+
+  it('gives what matching without a shape gives, over every request twice in different orders', () => {
+    let matched = 0;
+    for (const order of [grid, [...grid].reverse()]) {
+      for (const request of order) {
+        const shape = requestShape(request);
+        for (const cluster of clusters) {
+          for (const policy of policies) {
+            const fresh = matchRequest(policy.match, request, cluster);
+            expect(matchRequest(policy.match, request, cluster, shape)).toEqual(fresh);
+            if (fresh.matches) matched += 1;
+          }
+        }
+      }
+    }
+    expect(matched).toBeGreaterThan(20);
+  });
+
+  it("keeps the request's own resource and kind objects for an exact match", () => {
+    const request = requestFor(pod);
+    const outcome = matchRequest(policies[0]!.match, request, clusters[1]!, requestShape(request));
+    expect(outcome.matches && outcome.resource).toBe(request.resource);
+    expect(outcome.matches && outcome.kind).toBe(request.kind);
   });
 });
