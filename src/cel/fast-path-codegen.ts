@@ -632,7 +632,8 @@ function lazyField(read: LazyFieldReader, left: unknown, field: string, node: As
   const value = read(field);
   if (value === NO_FIELD) return handle(left, field, node, ev);
   if (value === undefined) throw BAIL;
-  ev.debugType(value);
+  // debugType accepts every plain value without a look-up; asked only for the others.
+  if (!isPlainValue(value)) ev.debugType(value);
   return value;
 }
 
