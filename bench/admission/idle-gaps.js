@@ -4,28 +4,17 @@
 // next request), timing admit() alone. A machine whose vCPU loses its caches while idle shows it
 // here; the webhook's per-review cost under load sits between the first and the last column.
 // Usage: npx tsc -p tsconfig.json && node bench/admission/idle-gaps.js [--calls N]
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { admit, clusterStateFrom, compileAdmissionPolicies } from '../../dist/engine/admission/index.js';
+import { admit } from '../../dist/engine/admission/index.js';
 import { requestForObject } from '../../dist/engine/admission/request.js';
-import { loadResources } from '../../dist/policy/index.js';
-import { loadClusterObjects } from '../../dist/admission/index.js';
+import { loadLibrary } from './library.js';
 import { objects } from './workload.js';
 
 const { values } = parseArgs({ options: { calls: { type: 'string', default: '3000' } } });
 const CALLS = Number(values.calls);
 
 const reviews = objects.flatMap((object) => ['validate', 'mutate'].map((phase) => ({ phase, json: JSON.stringify(requestForObject(object)) })));
-const issues = [];
-const { resources } = await loadResources(['policies']);
-const policies = compileAdmissionPolicies(resources.filter((r) => r.type.face === 'admission'), issues);
-if (issues.length > 0) throw new Error(`policies/ has issues: ${JSON.stringify(issues[0])}`);
-const paramDirs = (root) =>
-  readdirSync(root, { withFileTypes: true })
-    .filter((e) => e.isDirectory())
-    .flatMap((e) => (e.name === 'params' ? [join(root, e.name)] : paramDirs(join(root, e.name))));
-const cluster = clusterStateFrom(await loadClusterObjects(paramDirs('policies'), []));
+const { policies, cluster } = await loadLibrary();
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 

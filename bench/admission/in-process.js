@@ -4,13 +4,10 @@
 // as bench/admission/index.js. Prints calls/s; profile with
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof bench/admission/in-process.js
 // Usage: npx tsc -p tsconfig.json && node bench/admission/in-process.js [--iterations N] [--phase mutate|validate|both|mix]
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { admit, clusterStateFrom, compileAdmissionPolicies } from '../../dist/engine/admission/index.js';
+import { admit } from '../../dist/engine/admission/index.js';
 import { requestForObject } from '../../dist/engine/admission/request.js';
-import { loadResources } from '../../dist/policy/index.js';
-import { loadClusterObjects } from '../../dist/admission/index.js';
+import { loadLibrary } from './library.js';
 import { objects } from './workload.js';
 
 const { values } = parseArgs({ options: { iterations: { type: 'string', default: '100000' }, phase: { type: 'string', default: 'mix' } } });
@@ -25,15 +22,7 @@ const templates = objects.flatMap((object) => phasesToRun.map((phase) => ({ phas
 const calls = Array.from({ length: COPIES }, () => templates.map(({ phase, json }) => ({ phase, request: JSON.parse(json) }))).flat();
 
 // ---- policies and params, as the webhook loads them ----
-const issues = [];
-const { resources } = await loadResources(['policies']);
-const policies = compileAdmissionPolicies(resources.filter((r) => r.type.face === 'admission'), issues);
-if (issues.length > 0) throw new Error(`policies/ has issues: ${JSON.stringify(issues[0])}`);
-const paramDirs = (root) =>
-  readdirSync(root, { withFileTypes: true })
-    .filter((e) => e.isDirectory())
-    .flatMap((e) => (e.name === 'params' ? [join(root, e.name)] : paramDirs(join(root, e.name))));
-const cluster = clusterStateFrom(await loadClusterObjects(paramDirs('policies'), []));
+const { policies, cluster } = await loadLibrary();
 
 // A fingerprint of the decisions, so a faster engine can be checked to decide the same way.
 const summary = calls.slice(0, templates.length).map(({ phase, request }) => {

@@ -9,22 +9,10 @@ import { pino } from 'pino';
 import { AdmissionServer, loadClusterObjects } from '../../dist/admission/index.js';
 import { clusterStateFrom, compileAdmissionPolicies } from '../../dist/engine/admission/index.js';
 import { loadResources } from '../../dist/policy/index.js';
-import { readdirSync, statSync } from 'node:fs';
+import { paramDirs } from './library.js';
 
 const [mode, certDir] = process.argv.slice(2);
 const tls = { cert: readFileSync(join(certDir, 'serving.crt')), key: readFileSync(join(certDir, 'serving.key')) };
-
-/** Every params/ directory under policies/: the param objects the library's bindings refer to. */
-function paramDirs(root) {
-  const found = [];
-  for (const entry of readdirSync(root)) {
-    const path = join(root, entry);
-    if (!statSync(path).isDirectory()) continue;
-    if (entry === 'params') found.push(path);
-    else found.push(...paramDirs(path));
-  }
-  return found;
-}
 
 async function celgate(empty) {
   const { resources, issues } = empty ? { resources: [], issues: [] } : await loadResources(['policies']);
