@@ -426,7 +426,7 @@ interface CheckedType {
   readonly valueType?: CheckedType;
 }
 
-type EvaluateFn = (ev: unknown, ast: AstNode, ctx: unknown) => unknown;
+export type EvaluateFn = (ev: unknown, ast: AstNode, ctx: unknown) => unknown;
 
 function isAstNode(value: unknown): value is AstNode {
   return typeof value === 'object' && value !== null && typeof (value as AstNode).op === 'string' && 'args' in value;

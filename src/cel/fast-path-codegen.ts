@@ -226,7 +226,7 @@ class Generator {
         return this.conditional(node, scope);
       case 'list':
         // A list with optional elements (optional-entries.ts) evaluates its own way; not mirrored.
-        if (Object.hasOwn(node, 'evaluate') && node.evaluate !== node.meta.evaluate) unsupported(node, 'list literal with optional elements');
+        if (isInstrumented(node)) unsupported(node, 'list literal with optional elements');
         return `[${this.operands(node.args as AstNode[], scope).join(', ')}]`;
       case 'map':
         // Map literals with entries build keys as adapter.ts' checkMapKeys does; not mirrored.
@@ -259,7 +259,7 @@ class Generator {
     const handle = node.handle;
     if (typeof handle !== 'function') unsupported(node, 'no handle');
     // A node whose evaluate was replaced (map literals, loop steps) is handled by its caller.
-    if (Object.hasOwn(node, 'evaluate') && node.evaluate !== node.meta.evaluate) unsupported(node, 'instrumented evaluate');
+    if (isInstrumented(node)) unsupported(node, 'instrumented evaluate');
     return this.constant(handle);
   }
 
@@ -635,6 +635,11 @@ function lazyField(read: LazyFieldReader, left: unknown, field: string, node: As
   // debugType accepts every plain value without a look-up; asked only for the others.
   if (!isPlainValue(value)) ev.debugType(value);
   return value;
+}
+
+/** Whether adapter.ts replaced the node's own evaluate (map and list literals, loop steps). */
+function isInstrumented(node: AstNode): boolean {
+  return Object.hasOwn(node, 'evaluate') && node.evaluate !== node.meta.evaluate;
 }
 
 /** Whether `node` reads a variable of the activation (not a loop or bind variable). */

@@ -11,7 +11,7 @@
  * Columns in error messages after a rewritten entry shift by the inserted call.
  */
 import { EvaluationError, Optional, type Environment } from '@marcbachmann/cel-js';
-import type { AstNode } from './adapter.js';
+import type { AstNode, EvaluateFn } from './adapter.js';
 import { stringLiteralEnd } from './syntax.js';
 
 /** Not a name a policy would write; calling it outside a literal entry is an error. */
@@ -153,8 +153,6 @@ export function optionalEntryOperand(node: AstNode): AstNode | undefined {
   return name === OPTIONAL_ENTRY && args.length === 1 ? args[0] : undefined;
 }
 
-type EvaluateFn = (ev: unknown, ast: AstNode, ctx: unknown) => unknown;
-
 /**
  * The value an optional entry adds: the optional's value, or undefined for an absent
  * one. `run` evaluates a node as the evaluator does.
@@ -185,5 +183,5 @@ export function dropAbsentElements(node: AstNode): void {
     // Only an absent optional element is undefined: a CEL value never is.
     return values.filter((value) => value !== undefined);
   };
-  node.evaluate = evaluate as never;
+  node.evaluate = evaluate;
 }
