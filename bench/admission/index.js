@@ -4,21 +4,24 @@
 // same run with autocannon over HTTPS keep-alive, on a mix of Pod and Deployment reviews.
 // Bars: throughput >= 0.6x baseline; median added latency <= 0.3 ms at a fixed rate of 1/3 of the
 // baseline's maximum; peak RSS <= 150 MB; in-process admit() rate >= 20x celgate's HTTP rate.
-// Usage: npx tsc -p tsconfig.json && node bench/admission/index.js [--duration S] [--connections N]
+// --floor also measures floor.js (the library's validating policies hand-written in plain JS, served
+// by the baseline's fastify): what the bars would give with no engine at all.
+// Usage: npx tsc -p tsconfig.json && node bench/admission/index.js [--duration S] [--connections N] [--floor]
 import { fork } from 'node:child_process';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { clusterStateFrom, admit, compileAdmissionPolicies } from '../../dist/engine/admission/index.js';
+import { admit } from '../../dist/engine/admission/index.js';
 import { requestForObject } from '../../dist/engine/admission/request.js';
-import { loadResources } from '../../dist/policy/index.js';
 import { ensureServingCertificates } from '../../dist/pki/index.js';
-import { loadClusterObjects } from '../../dist/admission/index.js';
+import { loadFloor, loadLibrary } from './library.js';
 import { objects } from './workload.js';
 
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '10' } } });
+const { values } = parseArgs({
+  options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '10' }, floor: { type: 'boolean', default: false } },
+});
 const DURATION = Number(values.duration);
 const CONNECTIONS = Number(values.connections);
 const BARS = { throughput: 0.6, addedLatencyMs: 0.3, peakRssMb: 150, inProcess: 20 };
@@ -92,25 +95,25 @@ const celgateFixed = await load(celgate.server.port, { overallRate: rate });
 const baselineRss = await stopServer(baseline.server);
 const celgateRss = await stopServer(celgate.server);
 
+// The floor last, on a machine as warm as it was for celgate.
+const floor = values.floor ? await measure('floor') : undefined;
+const floorFixed = floor ? await load(floor.server.port, { overallRate: rate }) : undefined;
+if (floor) await stopServer(floor.server);
+
 // ---- in-process decision rate: admit() on the same requests ----
-const { resources } = await loadResources(['policies']);
-const policies = compileAdmissionPolicies(resources.filter((r) => r.type.face === 'admission'), []);
-const paramDirs = (root) =>
-  readdirSync(root, { withFileTypes: true })
-    .filter((e) => e.isDirectory())
-    .flatMap((e) => (e.name === 'params' ? [join(root, e.name)] : paramDirs(join(root, e.name))));
-const cluster = clusterStateFrom(await loadClusterObjects(paramDirs('policies'), []));
+const { policies, cluster } = await loadLibrary();
 const phases = calls.map(({ path, request }) => ({ request, phase: path === '/mutate' ? 'mutate' : 'validate' }));
-function decisionsPerSecond(iterations) {
-  const started = process.hrtime.bigint();
-  for (let i = 0; i < iterations; i++) {
-    const { request, phase } = phases[i % phases.length];
-    admit(policies, request, { phase, cluster });
-  }
-  return iterations / (Number(process.hrtime.bigint() - started) / 1e9);
+/** Best of two timed runs of `decide` over the workload, after a warm-up, in calls per second. */
+function decisionsPerSecond(decide) {
+  const run = (iterations) => {
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < iterations; i++) decide(phases[i % phases.length]);
+    return iterations / (Number(process.hrtime.bigint() - started) / 1e9);
+  };
+  run(5000);
+  return Math.max(run(30000), run(30000));
 }
-decisionsPerSecond(5000);
-const inProcess = Math.max(decisionsPerSecond(30000), decisionsPerSecond(30000));
+const inProcess = decisionsPerSecond(({ request, phase }) => admit(policies, request, { phase, cluster }));
 
 // ---- report ----
 const mb = (bytes) => (bytes / 1024 / 1024).toFixed(1);
@@ -129,6 +132,17 @@ console.log(`p50 at ${String(rate).padStart(5)} req/s (ms) ${baselineFixed.p50.t
 console.log(`p99 at ${String(rate).padStart(5)} req/s (ms) ${baselineFixed.p99.toFixed(3).padStart(9)}  ${celgateFixed.p99.toFixed(3).padStart(11)}`);
 console.log(`peak RSS (MB)           ${mb(baselineRss.peakRss).padStart(9)}  ${mb(celgateRss.peakRss).padStart(11)}   (bar <= ${BARS.peakRssMb} MB) ${ok(peakMb <= BARS.peakRssMb)}`);
 console.log(`in-process admit()/s                 ${inProcess.toFixed(0).padStart(11)}   ${inProcessRatio.toFixed(1)}x the HTTP rate (bar >= ${BARS.inProcess}x) ${ok(inProcessRatio >= BARS.inProcess)}`);
-const failures = [baseline.max, celgate.max, baselineFixed, celgateFixed].reduce((n, r) => n + r.non2xx, 0);
+if (floor) {
+  // The floor must decide the workload as the engine does, or its speed says nothing.
+  const validate = await loadFloor();
+  const disagreements = phases.filter(({ request, phase }) => phase === 'validate' && validate(request).allowed !== admit(policies, request, { phase, cluster }).allowed);
+  if (disagreements.length > 0) throw new Error(`floor.js decides ${disagreements.length} reviews differently from admit()`);
+  // The floor's server runs the validate phase for /mutate too, so it is timed the same way here.
+  const floorInProcess = decisionsPerSecond(({ request }) => validate(request));
+  console.log(
+    `hand-written floor       ${floor.max.rps.toFixed(0).padStart(20)}   ratio ${(floor.max.rps / baseline.max.rps).toFixed(2)}x; added p50 at ${rate} req/s ${(floorFixed.p50 - baselineFixed.p50).toFixed(3)} ms; in-process ${floorInProcess.toFixed(0)}/s = ${(floorInProcess / floor.max.rps).toFixed(1)}x its HTTP rate (floor.js: no engine, validate phase only)`,
+  );
+}
+const failures = [baseline.max, celgate.max, baselineFixed, celgateFixed, ...(floor ? [floor.max, floorFixed] : [])].reduce((n, r) => n + r.non2xx, 0);
 if (failures > 0) console.log(`\nWARNING: ${failures} responses were not 2xx (or errored/timed out)`);
 process.exitCode = ratio >= BARS.throughput && added <= BARS.addedLatencyMs && peakMb <= BARS.peakRssMb && inProcessRatio >= BARS.inProcess && failures === 0 ? 0 : 1;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { clusterStateFrom, compileAdmissionPolicies } from '../../dist/engine/admission/index.js';
 import { loadResources } from '../../dist/policy/index.js';
 import { loadClusterObjects } from '../../dist/admission/index.js';
+import { floorValidator } from './floor.js';
 
 /** Every params/ directory under `root`. */
 export function paramDirs(root) {
@@ -22,4 +23,11 @@ export async function loadLibrary() {
   if (issues.length > 0) throw new Error(`policies/ has issues: ${JSON.stringify(issues[0])}`);
   const cluster = clusterStateFrom(await loadClusterObjects(paramDirs('policies'), []));
   return { policies, cluster };
+}
+
+/** floor.js' hand-written validate phase, with the same param objects the policies read. */
+export async function loadFloor() {
+  const objects = await loadClusterObjects(paramDirs('policies'), []);
+  const data = (name) => objects.find((o) => o.kind === 'ConfigMap' && o.metadata?.name === name)?.data ?? {};
+  return floorValidator({ requiredLabels: data('required-labels').labels ?? '', registries: data('allowed-registries').registries ?? '' });
 }
