@@ -203,6 +203,41 @@ spec:
     }
   }, 60_000);
 
+  it('reads resource quantities as kube-apiserver decodes them: a YAML number is a quantity string', async () => {
+    // k8s.io/apimachinery/pkg/api/resource: Quantity.UnmarshalJSON parses `cpu: 3` (an unquoted
+    // number) and MarshalJSON writes the string "3"; `memory: 2048Mi` comes back as "2Gi"
+    // (CanonicalizeBytes). So quantity() works on what the policy reads, as in a cluster.
+    const policy = await tempFile(
+      'quantities.yaml',
+      `apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: cpu-cap}
+spec:
+  matchConstraints:
+    resourceRules: [{apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"]}]
+  validations:
+    - expression: "object.spec.containers.all(c, quantity(c.resources.limits.cpu).isLessThan(quantity('5')))"
+      messageExpression: "'cpu limits must stay below 5, got ' + object.spec.containers.map(c, c.resources.limits.cpu + '/' + c.resources.limits.memory).join(', ')"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: cpu-cap}
+spec: {policyName: cpu-cap, validationActions: [Deny]}
+`,
+    );
+    const pods = await tempFile(
+      'pods.yaml',
+      ['small', 'large']
+        .map((name) => `apiVersion: v1\nkind: Pod\nmetadata: {name: ${name}, namespace: shop}\nspec:\n  containers:\n    - name: c\n      image: nginx:1.27\n      resources: {limits: {cpu: ${name === 'small' ? 3 : 8}, memory: 2048Mi}}\n`)
+        .join('---\n'),
+    );
+    const run = await celgate(['apply', '--policies', policy, '-f', pods, '-o', 'json']);
+    expect(run.stderr).toBe('');
+    const [small, large] = JSON.parse(run.stdout).results;
+    expect([small.allowed, large.allowed]).toEqual([true, false]);
+    expect(large.status.message).toContain('cpu limits must stay below 5, got 8/2Gi');
+  });
+
   it('applies the built-in Kubernetes defaults first, as kube-apiserver does (and not with --no-defaults)', async () => {
     // kubernetes/kubernetes pkg/apis/apps/v1/defaults.go (SetDefaults_Deployment): replicas 1 when unset;
     // pkg/apis/core/v1/defaults.go (SetDefaults_Container): imagePullPolicy Always when the tag is

@@ -58,7 +58,7 @@ const abs = (n: bigint): bigint => (n < 0n ? -n : n);
 const signOfBigint = (n: bigint): -1 | 0 | 1 => (n > 0n ? 1 : n < 0n ? -1 : 0);
 const digitCount = (n: bigint): number => (n === 0n ? 0 : abs(n).toString().length);
 
-function exactOf(amount: Amount): Exact {
+export function exactOf(amount: Amount): Exact {
   return amount.kind === 'int64'
     ? { coefficient: amount.value, exponent: amount.scale }
     : { coefficient: amount.coefficient, exponent: amount.exponent };

@@ -10,14 +10,28 @@
  * 2^63-1 are capped, and which inputs stay on the int64 fast path (see quantity-amount.ts).
  */
 import { INT64_MAX, INT64_MIN } from './int64.js';
-import { compareExact, decimalAmount, int64Amount, type Amount } from './quantity-amount.js';
+import { compareExact, decimalAmount, int64Amount, type Amount, type Int64Amount } from './quantity-amount.js';
 
 export const QUANTITY_FORMAT_ERROR =
   "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
 export const QUANTITY_NUMERIC_ERROR = 'unable to parse numeric part of quantity';
 export const QUANTITY_SUFFIX_ERROR = "unable to parse quantity's suffix";
 
-export type ParsedQuantity = { readonly amount: Amount; readonly error?: undefined } | { readonly amount?: undefined; readonly error: string };
+/** How a quantity prints (resource.Format): chosen by the suffix it was written with. */
+export type QuantityFormat = 'DecimalSI' | 'BinarySI' | 'DecimalExponent';
+
+export type ParsedQuantity =
+  | {
+      readonly amount: Amount;
+      readonly format: QuantityFormat;
+      /**
+       * ParseQuantity keeps the text it was given as the quantity's printed form when its fast
+       * path judges that text canonical (see keepsText); otherwise the form is computed.
+       */
+      readonly keepsText: boolean;
+      readonly error?: undefined;
+    }
+  | { readonly amount?: undefined; readonly error: string };
 
 /** The pieces of a quantity string, as Kubernetes' scanner splits them. */
 interface Scanned {
@@ -52,9 +66,24 @@ export function parseQuantity(text: string): ParsedQuantity {
   if (!scanned) return { error: QUANTITY_FORMAT_ERROR };
   const suffix = interpretSuffix(scanned.suffix);
   if (!suffix) return { error: QUANTITY_SUFFIX_ERROR };
+  const format: QuantityFormat = suffix.base === 2 ? 'BinarySI' : Object.hasOwn(DECIMAL_SUFFIXES, scanned.suffix) ? 'DecimalSI' : 'DecimalExponent';
   const fast = int64FastPath(scanned, suffix);
-  if (fast) return { amount: fast };
-  return decimalPath(scanned, suffix);
+  if (fast) return { amount: fast, format, keepsText: keepsText(scanned, suffix, fast) };
+  const slow = decimalPath(scanned, suffix);
+  return slow.error === undefined ? { amount: slow.amount, format, keepsText: false } : slow;
+}
+
+/**
+ * ParseQuantity's test on its fast path for "the number is in canonical form, reuse the
+ * string": binary quantities whose digits are not a multiple of 8, decimal ones whose scale is
+ * a multiple of 3 and whose digits neither end in 000 nor start with 0. The test looks at the
+ * digits only, so a sign or leading zeros written in the text are kept too ("+1" stays "+1").
+ */
+function keepsText(scanned: Scanned, suffix: Suffix, amount: Int64Amount): boolean {
+  // Go's `num + denom`: the integer digits without leading zeros ("0" when none are left), then the fraction's.
+  const digits = scanned.integerDigits + scanned.fractionDigits;
+  if (suffix.base === 2) return BigInt(digits) % 8n !== 0n;
+  return amount.scale % 3 === 0 && !digits.endsWith('000') && digits[0] !== '0';
 }
 
 /** Splits sign, number and suffix; undefined when characters follow a valid suffix. */
@@ -102,7 +131,7 @@ function parseGoInt64(text: string): bigint | undefined {
 }
 
 /** Kubernetes keeps short numbers at nano or coarser scale as int64 × 10^scale. */
-function int64FastPath(scanned: Scanned, suffix: Suffix): Amount | undefined {
+function int64FastPath(scanned: Scanned, suffix: Suffix): Int64Amount | undefined {
   const { integerDigits, fractionDigits } = scanned;
   let multiplier = 1n;
   let scale = 0;
@@ -126,7 +155,7 @@ function int64FastPath(scanned: Scanned, suffix: Suffix): Amount | undefined {
 }
 
 /** The arbitrary-precision path: exact value, rounded up to nanos, binary capped at 2^63-1. */
-function decimalPath(scanned: Scanned, suffix: Suffix): ParsedQuantity {
+function decimalPath(scanned: Scanned, suffix: Suffix): { readonly amount: Amount; readonly error?: undefined } | { readonly error: string; readonly amount?: undefined } {
   const match = /^[+-]?(\d*)(?:\.(\d*))?$/.exec(scanned.number);
   const integer = match?.[1] ?? '';
   const fraction = match?.[2] ?? '';

@@ -4,6 +4,7 @@
  * policies with `replicas: 1`, a Pod with `spec.securityContext: {}`, and so on. The webhook gets
  * objects the API server already defaulted; `celgate apply` and the PolicyTest runner build their
  * requests from manifests, which this module defaults so that policies decide the same way.
+ * It also rewrites resource.Quantity fields the way the decoder prints them back ("1000m" -> "1").
  *
  * Only the defaults of the versions served by kube-apiserver today (v1, apps/v1, batch/v1) are
  * applied, and only those that do not depend on a feature gate. Sources (kubernetes/kubernetes):
@@ -16,6 +17,7 @@
  * Other kinds and versions (CRDs included) pass through unchanged.
  */
 
+import { quantityText } from '../../cel/lib/quantity-text.js';
 import { cloneJson, shareUnchanged } from './apply-configuration.js';
 
 type JsonObject = Record<string, unknown>;
@@ -78,6 +80,42 @@ function objectsIn(value: unknown): JsonObject[] {
 function child(object: JsonObject | undefined, key: string): JsonObject | undefined {
   const value = object?.[key];
   return isObject(value) ? value : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding before defaulting: resource.Quantity fields come back from the API server's decoder as
+// it prints them (quantity-text.ts), so a policy reads `cpu: 0.5` as "500m" and `memory: 2048Mi`
+// as "2Gi". A value that is no quantity stays as written (the API server would refuse the request).
+
+function decodeQuantity(holder: JsonObject | undefined, key: string): void {
+  const value = holder?.[key];
+  if (typeof value !== 'string' && typeof value !== 'number') return;
+  const text = quantityText(value);
+  if (text !== undefined && text !== value) set(holder!, key, text);
+}
+
+/** A ResourceList: resource name -> quantity. */
+function decodeResourceList(list: JsonObject | undefined): void {
+  if (list) for (const name of Object.keys(list)) decodeQuantity(list, name);
+}
+
+/** ResourceRequirements and VolumeResourceRequirements: limits and requests. */
+function decodeRequirements(resources: JsonObject | undefined): void {
+  decodeResourceList(child(resources, 'limits'));
+  decodeResourceList(child(resources, 'requests'));
+}
+
+/** Every Quantity of a PodSpec: container resources, pod-level resources, overhead, volume sizes. */
+function decodePodSpec(spec: JsonObject): void {
+  for (const key of ['initContainers', 'containers', 'ephemeralContainers']) {
+    for (const container of objectsIn(spec[key])) decodeRequirements(child(container, 'resources'));
+  }
+  decodeRequirements(child(spec, 'resources'));
+  decodeResourceList(child(spec, 'overhead'));
+  for (const volume of objectsIn(spec.volumes)) {
+    decodeQuantity(child(volume, 'emptyDir'), 'sizeLimit');
+    decodeRequirements(child(child(child(child(volume, 'ephemeral'), 'volumeClaimTemplate'), 'spec'), 'resources'));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -221,7 +259,23 @@ function defaultPodOnly(spec: JsonObject): void {
 
 function defaultTemplate(template: JsonObject | undefined): void {
   const spec = child(template, 'spec');
-  if (spec) defaultPodSpec(spec);
+  if (!spec) return;
+  decodePodSpec(spec);
+  defaultPodSpec(spec);
+}
+
+/** SetDefaults_LimitRangeItem: a Container item's default limit falls back to max, its default request to the default limit, then to min. */
+function defaultLimitRangeItem(item: JsonObject): void {
+  if (item.type !== 'Container') return;
+  const fill = (target: 'default' | 'defaultRequest', source: JsonObject | undefined): void => {
+    for (const [name, quantity] of Object.entries(source ?? {})) {
+      // The API server allocates both maps but omits them when they stay empty: created on the first entry.
+      if (!(name in (child(item, target) ?? {}))) set(ensureObject(item, target), name, quantity);
+    }
+  };
+  fill('default', child(item, 'max'));
+  fill('defaultRequest', child(item, 'default'));
+  fill('defaultRequest', child(item, 'min'));
 }
 
 /** Labels copied from the pod template when the object has none (Job, ReplicationController). */
@@ -241,6 +295,7 @@ type Defaulter = (object: JsonObject, spec: JsonObject) => void;
 
 const CORE: Readonly<Record<string, Defaulter>> = {
   Pod(_object, spec) {
+    decodePodSpec(spec);
     defaultPodOnly(spec);
     defaultPodSpec(spec);
   },
@@ -289,8 +344,18 @@ const CORE: Readonly<Record<string, Defaulter>> = {
     defaultString(ensureObject(object, 'status'), 'phase', 'Active');
   },
   PersistentVolumeClaim(object, spec) {
+    decodeRequirements(child(spec, 'resources'));
     defaultClaimSpec(spec);
     defaultString(ensureObject(object, 'status'), 'phase', 'Pending');
+  },
+  ResourceQuota(_object, spec) {
+    decodeResourceList(child(spec, 'hard'));
+  },
+  LimitRange(_object, spec) {
+    for (const item of objectsIn(spec.limits)) {
+      for (const key of ['max', 'min', 'default', 'defaultRequest', 'maxLimitRequestRatio']) decodeResourceList(child(item, key));
+      defaultLimitRangeItem(item);
+    }
   },
   Endpoints(object) {
     for (const subset of objectsIn(object.subsets)) {
@@ -344,7 +409,9 @@ const APPS: Readonly<Record<string, Defaulter>> = {
     defaultTemplate(child(spec, 'template'));
     for (const claim of objectsIn(spec.volumeClaimTemplates)) {
       const claimSpec = child(claim, 'spec');
-      if (claimSpec) defaultClaimSpec(claimSpec);
+      if (!claimSpec) continue;
+      decodeRequirements(child(claimSpec, 'resources'));
+      defaultClaimSpec(claimSpec);
     }
   },
 };

@@ -4,7 +4,7 @@
  * pkg/apis/batch/v1/defaults.go, and the zz_generated.defaults.go next to each (which defaulters
  * run on which object).
  */
-import { applyKubernetesDefaults, defaultPullPolicy, hasKubernetesDefaults, imageTag } from '../../../src/engine/admission/defaults.js';
+import { applyKubernetesDefaults, defaultPullPolicy, hasKubernetesDefaults, imageTag, withKubernetesDefaults } from '../../../src/engine/admission/defaults.js';
 import { requestForObject } from '../../../src/engine/admission/request.js';
 import { formatIssue } from '../../../src/policy/index.js';
 import { loadRun, runSuites } from '../../../src/testing/runner.js';
@@ -420,5 +420,88 @@ ${defaults}
     const dir = await workspace({ 'policy.yaml': policy, 'test.yaml': suiteText('  defaults: {kubernetesDefaults: "no"}') });
     const loaded = await loadRun([dir]);
     expect(loaded.issues.map((i) => formatIssue(i).replace(`${dir}/`, ''))).toEqual([expect.stringMatching(/^test\.yaml:6:\d+: spec\.defaults\.kubernetesDefaults must be true or false/)]);
+  });
+});
+
+describe('resource quantities read as the API server decodes them', () => {
+  // k8s.io/apimachinery/pkg/api/resource: a Quantity field is decoded with ParseQuantity and written
+  // back with MarshalJSON, so admission sees strings in the printed form (test/cel/lib/quantity-text.test.ts).
+  const resources = { limits: { cpu: 0.5, memory: '2048Mi' }, requests: { cpu: '1000m' } };
+
+  it('rewrites container, pod-level and overhead quantities, and emptyDir and claim sizes, in Pods and templates', () => {
+    const spec = {
+      containers: [container('a:1', { resources })],
+      initContainers: [container('b:1', { resources: { limits: { memory: 2000000 } } })],
+      ephemeralContainers: [container('c:1', { resources: { requests: { cpu: 2 } } })],
+      resources: { limits: { cpu: '4000m' } },
+      overhead: { cpu: '0.25' },
+      volumes: [
+        { name: 'scratch', emptyDir: { sizeLimit: '1024Mi' } },
+        { name: 'claim', ephemeral: { volumeClaimTemplate: { spec: { resources: { requests: { storage: '10000Mi' } } } } } },
+      ],
+    };
+    const pod = applyKubernetesDefaults({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec });
+    // Requests are copied from the limits as decoded (SetDefaults_Pod runs on the decoded object).
+    expect(pod.spec.containers[0].resources).toEqual({ limits: { cpu: '500m', memory: '2Gi' }, requests: { cpu: '1', memory: '2Gi' } });
+    expect(pod.spec.initContainers[0].resources).toEqual({ limits: { memory: '2M' }, requests: { memory: '2M' } });
+    expect(pod.spec.ephemeralContainers[0].resources).toEqual({ requests: { cpu: '2' } });
+    expect(pod.spec.resources).toEqual({ limits: { cpu: '4' } });
+    expect(pod.spec.overhead).toEqual({ cpu: '250m' });
+    expect(pod.spec.volumes[0].emptyDir).toEqual({ sizeLimit: '1Gi' });
+    expect(pod.spec.volumes[1].ephemeral.volumeClaimTemplate.spec.resources).toEqual({ requests: { storage: '10000Mi' } });
+
+    const deployment = applyKubernetesDefaults({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd' }, spec: { template: { spec: { containers: [container('a:1', { resources })] } } } });
+    expect(deployment.spec.template.spec.containers[0].resources).toEqual({ limits: { cpu: '500m', memory: '2Gi' }, requests: { cpu: '1' } });
+  });
+
+  it('rewrites claims, quotas and limit ranges, and defaults a Container limit range (SetDefaults_LimitRangeItem)', () => {
+    const claim = applyKubernetesDefaults({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'c' }, spec: { resources: { requests: { storage: '5120Mi' } } } });
+    expect(claim.spec.resources).toEqual({ requests: { storage: '5Gi' } });
+    const statefulSet = applyKubernetesDefaults({
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name: 's' },
+      spec: { template: template(), volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { resources: { requests: { storage: 2000 } } } }] },
+    });
+    expect(statefulSet.spec.volumeClaimTemplates[0].spec.resources).toEqual({ requests: { storage: '2k' } });
+    const quota = applyKubernetesDefaults({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'q' }, spec: { hard: { 'requests.cpu': 10, 'requests.memory': '10240Mi', pods: '20' } } });
+    expect(quota.spec.hard).toEqual({ 'requests.cpu': '10', 'requests.memory': '10Gi', pods: '20' });
+
+    // Default limits fall back to max, default requests to the default limits, then to min.
+    const limitRange = applyKubernetesDefaults({
+      apiVersion: 'v1',
+      kind: 'LimitRange',
+      metadata: { name: 'l' },
+      spec: {
+        limits: [
+          { type: 'Container', max: { cpu: '2000m', memory: '1Gi' }, min: { cpu: '100m', 'ephemeral-storage': '1Gi' }, default: { memory: '512Mi' } },
+          { type: 'Pod', max: { cpu: 4 } },
+        ],
+      },
+    });
+    expect(limitRange.spec.limits).toEqual([
+      {
+        type: 'Container',
+        max: { cpu: '2', memory: '1Gi' },
+        min: { cpu: '100m', 'ephemeral-storage': '1Gi' },
+        default: { memory: '512Mi', cpu: '2' },
+        defaultRequest: { memory: '512Mi', cpu: '2', 'ephemeral-storage': '1Gi' },
+      },
+      // Only Container items get defaults; empty default maps are omitted, as the API server writes them.
+      { type: 'Pod', max: { cpu: '4' } },
+    ]);
+  });
+
+  it('leaves values that are no quantity as written (the API server would refuse them), and is idempotent', () => {
+    const pod = applyKubernetesDefaults({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [container('a:1', { resources: { limits: { cpu: 'lots', memory: true } } })] } });
+    expect(pod.spec.containers[0].resources.limits).toEqual({ cpu: 'lots', memory: true });
+    const once = applyKubernetesDefaults({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [container('a:1', { resources })] } });
+    expect(applyKubernetesDefaults(once)).toEqual(once);
+    // A quantity is the one thing withKubernetesDefaults finds to change in an otherwise defaulted pod.
+    const written = { ...once, spec: { ...once.spec, containers: [{ ...once.spec.containers[0], resources: { limits: { cpu: 1.5 }, requests: { cpu: '1500m' } } }] } };
+    const rewritten = withKubernetesDefaults(written);
+    expect(rewritten).not.toBe(written);
+    expect(rewritten.spec.containers[0].resources).toEqual({ limits: { cpu: '1500m' }, requests: { cpu: '1500m' } });
+    expect(withKubernetesDefaults(rewritten)).toBe(rewritten);
   });
 });
