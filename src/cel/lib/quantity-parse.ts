@@ -20,6 +20,8 @@ export const QUANTITY_SUFFIX_ERROR = "unable to parse quantity's suffix";
 /** How a quantity prints (resource.Format): chosen by the suffix it was written with. */
 export type QuantityFormat = 'DecimalSI' | 'BinarySI' | 'DecimalExponent';
 
+type ParsedAmount = { readonly amount: Amount; readonly error?: undefined } | { readonly amount?: undefined; readonly error: string };
+
 export type ParsedQuantity =
   | {
       readonly amount: Amount;
@@ -54,8 +56,9 @@ const NANO = -9;
 const INT64_DIGITS = 18;
 const INT32_MAX = 2 ** 31 - 1;
 
-const DECIMAL_SUFFIXES: Readonly<Record<string, number>> = { n: -9, u: -6, m: -3, '': 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
-const BINARY_SUFFIXES: Readonly<Record<string, number>> = { Ki: 10, Mi: 20, Gi: 30, Ti: 40, Pi: 50, Ei: 60 };
+/** Suffix -> power of ten (DecimalSI) and suffix -> power of two (BinarySI), as suffix.go lists them. */
+export const DECIMAL_SUFFIXES: Readonly<Record<string, number>> = { n: -9, u: -6, m: -3, '': 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
+export const BINARY_SUFFIXES: Readonly<Record<string, number>> = { Ki: 10, Mi: 20, Gi: 30, Ti: 40, Pi: 50, Ei: 60 };
 const SUFFIX_CHARACTERS = 'eEinumkKMGTP';
 
 const isDigit = (c: string | undefined): boolean => c !== undefined && c >= '0' && c <= '9';
@@ -155,7 +158,7 @@ function int64FastPath(scanned: Scanned, suffix: Suffix): Int64Amount | undefine
 }
 
 /** The arbitrary-precision path: exact value, rounded up to nanos, binary capped at 2^63-1. */
-function decimalPath(scanned: Scanned, suffix: Suffix): { readonly amount: Amount; readonly error?: undefined } | { readonly error: string; readonly amount?: undefined } {
+function decimalPath(scanned: Scanned, suffix: Suffix): ParsedAmount {
   const match = /^[+-]?(\d*)(?:\.(\d*))?$/.exec(scanned.number);
   const integer = match?.[1] ?? '';
   const fraction = match?.[2] ?? '';

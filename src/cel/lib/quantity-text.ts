@@ -7,22 +7,11 @@
  * "2000" -> "2k"); text it judges canonical is kept as written.
  */
 import { exactOf, type Amount } from './quantity-amount.js';
-import { parseQuantity, type QuantityFormat } from './quantity-parse.js';
+import { BINARY_SUFFIXES, DECIMAL_SUFFIXES, parseQuantity, type QuantityFormat } from './quantity-parse.js';
 
-const DECIMAL_SUFFIXES: ReadonlyMap<number, string> = new Map([
-  [-9, 'n'],
-  [-6, 'u'],
-  [-3, 'm'],
-  [0, ''],
-  [3, 'k'],
-  [6, 'M'],
-  [9, 'G'],
-  [12, 'T'],
-  [15, 'P'],
-  [18, 'E'],
-]);
-/** Suffix by power of 1024. */
-const BINARY_SUFFIXES = ['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei'] as const;
+/** Suffix by power of ten, and by power of 1024. */
+const DECIMAL_SUFFIX_BY_POWER: ReadonlyMap<number, string> = new Map(Object.entries(DECIMAL_SUFFIXES).map(([suffix, power]) => [power, suffix]));
+const BINARY_SUFFIX_BY_POWER: ReadonlyMap<number, string> = new Map([[0, ''], ...Object.entries(BINARY_SUFFIXES).map(([suffix, bits]) => [bits / 10, suffix] as const)]);
 
 /** The decoded form of a quantity written as `written` (text or a JSON number); undefined when it is no quantity. */
 export function quantityText(written: string | number): string | undefined {
@@ -42,7 +31,7 @@ export function canonicalText(amount: Amount, format: QuantityFormat): string {
     const whole = wholeNumber(coefficient, exponent);
     if (whole !== undefined && (whole >= 1024n || whole <= -1024n)) {
       const [mantissa, powers] = removeFactors(whole, 1024n);
-      return `${mantissa}${BINARY_SUFFIXES[powers]}`;
+      return `${mantissa}${BINARY_SUFFIX_BY_POWER.get(powers)}`;
     }
     return canonicalText(amount, 'DecimalSI');
   }
@@ -59,7 +48,7 @@ export function canonicalText(amount: Amount, format: QuantityFormat): string {
   }
   if (format === 'DecimalExponent') return power === 0 ? `${mantissa}` : `${mantissa}e${power}`;
   // Beyond E (10^18) DecimalSI has no suffix, and Kubernetes then prints the mantissa alone.
-  return `${mantissa}${DECIMAL_SUFFIXES.get(power) ?? ''}`;
+  return `${mantissa}${DECIMAL_SUFFIX_BY_POWER.get(power) ?? ''}`;
 }
 
 function wholeNumber(coefficient: bigint, exponent: number): bigint | undefined {
