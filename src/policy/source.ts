@@ -104,7 +104,9 @@ export function parseDocuments(file: string, text: string): ReadResult {
       const { line, col } = lines.linePos(error.pos[0]);
       issues.push({ file, line, column: col, message: `YAML syntax error: ${firstLine(error.message)}` });
     }
-    if (doc.errors.length > 0 || doc.contents === null) return;
+    // Empty documents (a trailing `---`, a comment alone) and `null` ones are skipped, as kubectl's
+    // stream reader skips them (cli-runtime StreamVisitor: empty or "null" raw documents).
+    if (doc.errors.length > 0 || doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return;
     documents.push(new SourceDocument(file, index, doc.toJS({ maxAliasCount: 100 }), doc, lines, text));
   });
   return { documents, issues };

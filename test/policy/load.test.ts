@@ -42,6 +42,14 @@ describe('loading policy documents', () => {
     expect(issues.map(formatIssue)).toEqual(['does/not/exist:1:1: no such file or directory']);
   });
 
+  it('skips empty and null documents, as kubectl does (a trailing ---, a comment alone)', () => {
+    // k8s.io/cli-runtime resource.StreamVisitor skips a document whose raw form is empty or "null".
+    const { documents, issues } = parseDocuments('x.yaml', '---\na: 1\n---\n# only a comment\n---\nnull\n---\n~\n---\nb: 2\n---\n');
+    expect(issues).toEqual([]);
+    expect(documents.map((d) => d.value)).toEqual([{ a: 1n }, { b: 2n }]);
+    expect(documents.map((d) => d.position.line)).toEqual([2, 10]);
+  });
+
   it('reads integers as CEL ints', () => {
     const { documents } = parseDocuments('x.yaml', 'spec:\n  replicas: 3\n  ratio: 0.5\n');
     expect(documents[0]!.value).toEqual({ spec: { replicas: 3n, ratio: 0.5 } });
