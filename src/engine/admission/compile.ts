@@ -3,6 +3,7 @@
  * bindings into the frozen form `admit` evaluates. Every problem becomes a PolicyIssue
  * at file:line:col; a broken policy never stops the others from loading.
  */
+import { isDNS1123Subdomain, isQualifiedName } from '../../cel/lib/format-validators.js';
 import { compileField, fieldName, type PolicyIssue, type PolicyResource } from '../../policy/index.js';
 import { MATCH_ALL, parseMatchResources, type FieldProblem } from './match.js';
 import { parseLabelSelector } from './selectors.js';
@@ -112,13 +113,15 @@ class ResourceReader {
     return Object.freeze(compiled.program ? { ...base, program: compiled.program } : { ...base, compileError: compiled.error });
   }
 
-  namedExpressions(path: Path, what: string): NamedExpression[] {
+  /** Named expressions (matchConditions, variables); `nameProblems` gives what the API server says of a name it refuses. */
+  namedExpressions(path: Path, what: string, nameProblems: (name: string) => readonly string[]): NamedExpression[] {
     const out: NamedExpression[] = [];
     const seen = new Set<string>();
     this.list(path).forEach((_, i) => {
       const name = this.requiredString([...path, i, 'name']);
       const expression = this.expression([...path, i, 'expression']);
       if (name === undefined || expression === undefined) return;
+      for (const problem of nameProblems(name)) this.issue([...path, i, 'name'], `invalid ${what} name '${name}': ${problem}`);
       if (seen.has(name)) this.issue([...path, i, 'name'], `duplicate ${what} name '${name}'`);
       seen.add(name);
       out.push(Object.freeze({ name, expression }));
@@ -202,9 +205,33 @@ function compileCommon(reader: ResourceReader) {
     failurePolicy: reader.oneOf<FailurePolicy>(['spec', 'failurePolicy'], ['Fail', 'Ignore'], 'Fail'),
     ...paramKindOf(reader),
     match: matchResources,
-    matchConditions: Object.freeze(reader.namedExpressions(['spec', 'matchConditions'], 'matchCondition')),
-    variables: Object.freeze(reader.namedExpressions(['spec', 'variables'], 'variable')),
+    matchConditions: Object.freeze(matchConditionsOf(reader)),
+    variables: Object.freeze(reader.namedExpressions(['spec', 'variables'], 'variable', celIdentifierProblems)),
   };
+}
+
+/*
+ * The API server's validation of these names (pkg/apis/admissionregistration/validation):
+ * a matchCondition name is a qualified name (IsQualifiedName), at most 64 conditions; a variable
+ * name is a CEL identifier that is not a reserved word (isCELIdentifier), since it is read as
+ * `variables.NAME`.
+ */
+const MAX_MATCH_CONDITIONS = 64;
+const CEL_IDENTIFIER = /^[_a-zA-Z][_a-zA-Z0-9]*$/;
+const CEL_RESERVED: ReadonlySet<string> = new Set(
+  'true false null in as break const continue else for function if import let loop package namespace return var void while'.split(' '),
+);
+
+function celIdentifierProblems(name: string): readonly string[] {
+  return CEL_IDENTIFIER.test(name) && !CEL_RESERVED.has(name) ? [] : ['name is not a valid CEL identifier'];
+}
+
+function matchConditionsOf(reader: ResourceReader): NamedExpression[] {
+  const path = ['spec', 'matchConditions'];
+  const conditions = reader.namedExpressions(path, 'matchCondition', isQualifiedName);
+  const written = reader.get(path);
+  if (Array.isArray(written) && written.length > MAX_MATCH_CONDITIONS) reader.issue(path, `spec.matchConditions must have at most ${MAX_MATCH_CONDITIONS} items`);
+  return conditions;
 }
 
 function paramKindOf(reader: ResourceReader): { paramKind?: ParamKind } {
@@ -240,6 +267,8 @@ function compileValidating(reader: ResourceReader): Omit<ValidatingPolicy, 'bind
     const key = reader.requiredString([...path, 'key']);
     const valueExpression = reader.expression([...path, 'valueExpression']);
     if (key === undefined || !valueExpression) return;
+    // The annotation is written as POLICY/KEY, which must be a qualified name (validateAuditAnnotation).
+    for (const problem of isQualifiedName(`${reader.resource.name}/${key}`)) reader.issue([...path, 'key'], `invalid auditAnnotations key '${key}': ${problem}`);
     if (keys.has(key)) reader.issue([...path, 'key'], `duplicate auditAnnotations key '${key}'`);
     keys.add(key);
     auditAnnotations.push(Object.freeze({ key, valueExpression }));
@@ -287,6 +316,7 @@ const VALIDATION_ACTIONS: readonly ValidationAction[] = ['Deny', 'Warn', 'Audit'
 function compileBinding(reader: ResourceReader, validating: boolean): Binding | undefined {
   const policyName = reader.requiredString(['spec', 'policyName']);
   if (policyName === undefined) return undefined;
+  for (const problem of isDNS1123Subdomain(policyName)) reader.issue(['spec', 'policyName'], `invalid policyName '${policyName}': ${problem}`);
   const problems: FieldProblem[] = [];
   const matchValue = reader.get(['spec', 'matchResources']);
   const match = matchValue === undefined || matchValue === null ? MATCH_ALL : parseMatchResources(matchValue, ['spec', 'matchResources'], problems);

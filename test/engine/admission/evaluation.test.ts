@@ -1,5 +1,5 @@
 import { clusterStateFrom, type ExpressionEvent } from '../../../src/engine/admission/index.js';
-import { deployment, namespace, policiesFrom, requestFor, run } from './helpers.js';
+import { deployment, issuesOf, namespace, policiesFrom, requestFor, run } from './helpers.js';
 
 // Kubernetes docs (validating-admission-policy, "Parameter resources"): the ReplicaLimit example.
 const REPLICA_LIMIT = (paramRef: string) => `
@@ -120,6 +120,50 @@ describe('matchConditions', () => {
     expect(fail.status?.message).toMatch(/denied request: expression 'object.nope == 1' resulted in error: /);
     expect(run(policiesFrom(vap(spec('object.nope == 1'))), requestFor(deployment(1, { name: 'skip-me' }))).allowed).toBe(true);
     expect(run(policiesFrom(vap(spec('object.nope == 1'), 'Ignore')), requestFor(deployment(1))).allowed).toBe(true);
+  });
+});
+
+describe('names the API server refuses are load errors', () => {
+  // pkg/apis/admissionregistration/validation (validateMatchCondition, validateVariable,
+  // validateAuditAnnotation, validateValidatingAdmissionPolicyBindingSpec): a matchCondition name
+  // must be a qualified name and there are at most 64 conditions; a variable name must be a CEL
+  // identifier that is not reserved; POLICY/KEY of an audit annotation must be a qualified name;
+  // a binding's policyName must be a DNS subdomain. kube-apiserver answers 422 to such a policy, so
+  // it never runs there, and celgate must not run it either.
+  it('reports each at its line, naming the field', () => {
+    const issues = issuesOf(
+      vap(
+        [
+          'matchConditions:',
+          '- {name: "Operation should not be DELETE", expression: "true"}',
+          '- {name: "example.com/ok-name", expression: "true"}',
+          'variables:',
+          '- {name: "my-var", expression: "1"}',
+          '- {name: "namespace", expression: "2"}',
+          '- {name: "_fine2", expression: "3"}',
+          'validations:',
+          '- expression: "true"',
+          'auditAnnotations:',
+          '- {key: "bad key", valueExpression: "\'x\'"}',
+          '- {key: "good-key", valueExpression: "\'x\'"}',
+        ].join('\n'),
+      ).replace('policyName: p', 'policyName: Not_A_DNS_Name'),
+    );
+    expect(issues).toEqual([
+      expect.stringMatching(/^policy\.yaml:\d+:\d+: invalid matchCondition name 'Operation should not be DELETE': name part must consist of alphanumeric characters/),
+      expect.stringMatching(/invalid variable name 'my-var': name is not a valid CEL identifier/),
+      expect.stringMatching(/invalid variable name 'namespace': name is not a valid CEL identifier/),
+      expect.stringMatching(/invalid auditAnnotations key 'bad key': name part must consist of alphanumeric characters/),
+      expect.stringMatching(/invalid policyName 'Not_A_DNS_Name': a lowercase RFC 1123 subdomain/),
+      expect.stringMatching(/refers to ValidatingAdmissionPolicy 'Not_A_DNS_Name', which is not loaded/),
+    ]);
+  });
+
+  it('allows at most 64 matchConditions', () => {
+    const conditions = Array.from({ length: 65 }, (_, i) => `- {name: c${i}, expression: "true"}`).join('\n');
+    expect(issuesOf(vap(`matchConditions:\n${conditions}\nvalidations:\n- expression: "true"`))).toEqual([expect.stringMatching(/spec\.matchConditions must have at most 64 items/)]);
+    const sixtyFour = Array.from({ length: 64 }, (_, i) => `- {name: c${i}, expression: "true"}`).join('\n');
+    expect(issuesOf(vap(`matchConditions:\n${sixtyFour}\nvalidations:\n- expression: "true"`))).toEqual([]);
   });
 });
 
