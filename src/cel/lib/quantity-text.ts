@@ -13,13 +13,23 @@ import { BINARY_SUFFIXES, DECIMAL_SUFFIXES, parseQuantity, type QuantityFormat }
 const DECIMAL_SUFFIX_BY_POWER: ReadonlyMap<number, string> = new Map(Object.entries(DECIMAL_SUFFIXES).map(([suffix, power]) => [power, suffix]));
 const BINARY_SUFFIX_BY_POWER: ReadonlyMap<number, string> = new Map([[0, ''], ...Object.entries(BINARY_SUFFIXES).map(([suffix, bits]) => [bits / 10, suffix] as const)]);
 
+/**
+ * Decoded forms by written text. Objects repeat a handful of quantities ("100m", "128Mi"), and
+ * the defaults re-check every one after each mutation; bounded so odd inputs cannot grow it.
+ */
+const decodedTexts = new Map<string, string | undefined>();
+const MAX_REMEMBERED = 1024;
+
 /** The decoded form of a quantity written as `written` (text or a JSON number); undefined when it is no quantity. */
 export function quantityText(written: string | number): string | undefined {
   // A JSON number reaches UnmarshalJSON as its literal text; a string has its whitespace trimmed.
   const text = typeof written === 'number' ? String(written) : written.trim();
+  if (decodedTexts.has(text)) return decodedTexts.get(text);
   const parsed = parseQuantity(text);
-  if (parsed.error !== undefined) return undefined;
-  return parsed.keepsText ? text : canonicalText(parsed.amount, parsed.format);
+  const decoded = parsed.error !== undefined ? undefined : parsed.keepsText ? text : canonicalText(parsed.amount, parsed.format);
+  if (decodedTexts.size >= MAX_REMEMBERED) decodedTexts.clear();
+  decodedTexts.set(text, decoded);
+  return decoded;
 }
 
 /** Quantity.CanonicalizeBytes: the number and suffix of `amount` printed in `format`. */
