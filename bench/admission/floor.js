@@ -16,7 +16,7 @@ const REQUIRED_RESOURCES = ['requests.cpu', 'requests.memory', 'limits.memory'];
 const podSpecOf = (o) => (o.kind === 'Pod' ? o.spec : o.kind === 'CronJob' ? o.spec.jobTemplate.spec.template.spec : o.spec.template.spec);
 const podMetadataOf = (o) => (o.kind === 'Pod' ? o.metadata : o.kind === 'CronJob' ? o.spec.jobTemplate.spec.template.metadata ?? {} : o.spec.template.metadata ?? {});
 const about = (c, text) => `container "${c.name}" ${text}`;
-const lines = (text) => text.replace('\n', ',').split(',').map((s) => s.trim()).filter((s) => s !== '');
+const lines = (text) => text.replaceAll('\n', ',').split(',').map((s) => s.trim()).filter((s) => s !== '');
 const seLinuxFindings = (o) =>
   [SELINUX_TYPES.includes(o.type ?? '') ? '' : `type "${o.type}"`, (o.user ?? '') === '' ? '' : `user "${o.user}"`, (o.role ?? '') === '' ? '' : `role "${o.role}"`].filter((s) => s !== '').join(', ');
 const notWindows = (spec) => (spec.os?.name ?? '') !== 'windows';

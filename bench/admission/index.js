@@ -133,9 +133,15 @@ console.log(`p99 at ${String(rate).padStart(5)} req/s (ms) ${baselineFixed.p99.t
 console.log(`peak RSS (MB)           ${mb(baselineRss.peakRss).padStart(9)}  ${mb(celgateRss.peakRss).padStart(11)}   (bar <= ${BARS.peakRssMb} MB) ${ok(peakMb <= BARS.peakRssMb)}`);
 console.log(`in-process admit()/s                 ${inProcess.toFixed(0).padStart(11)}   ${inProcessRatio.toFixed(1)}x the HTTP rate (bar >= ${BARS.inProcess}x) ${ok(inProcessRatio >= BARS.inProcess)}`);
 if (floor) {
-  // The floor must decide the workload as the engine does, or its speed says nothing.
+  // The floor must decide the workload as the engine does, the same policies denying, or its speed says nothing.
   const validate = await loadFloor();
-  const disagreements = phases.filter(({ request, phase }) => phase === 'validate' && validate(request).allowed !== admit(policies, request, { phase, cluster }).allowed);
+  const denying = (message) => [...message.matchAll(/ValidatingAdmissionPolicy '([^']+)'/g)].map((m) => m[1]).sort().join(',');
+  const disagreements = phases.filter(({ request, phase }) => {
+    if (phase !== 'validate') return false;
+    const engine = admit(policies, request, { phase, cluster });
+    const engineDenying = engine.evaluations.filter((e) => e.result === 'deny').map((e) => e.policy).sort().join(',');
+    return denying(validate(request).status?.message ?? '') !== engineDenying;
+  });
   if (disagreements.length > 0) throw new Error(`floor.js decides ${disagreements.length} reviews differently from admit()`);
   // The floor's server runs the validate phase for /mutate too, so it is timed the same way here.
   const floorInProcess = decisionsPerSecond(({ request }) => validate(request));
