@@ -14,4 +14,4 @@ export {
 export { fromJson, parseJson, toJson, celTypeName, type CelValue } from './values.js';
 export type { CelLibrary, LibraryRegistrar, CelFunction } from './library.js';
 export { STANDARD_LIBRARIES } from './lib/index.js';
-export { stringLiteralEnd } from './syntax.js';
+export { isCelIdentifier, stringLiteralEnd } from './syntax.js';

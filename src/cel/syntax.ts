@@ -1,8 +1,18 @@
 /**
  * CEL's lexical rules that tools scanning expression text need (the Object{} rewrite, the
  * mutation tester, the conformance scanner), so that none of them mistakes the inside of a
- * string literal for code.
+ * string literal for code, and the identifier rule names are checked against.
  */
+
+/** CEL's reserved words (the spec's RESERVED): no identifier may be one. */
+const RESERVED_WORDS: ReadonlySet<string> = new Set(
+  'true false null in as break const continue else for function if import let loop package namespace return var void while'.split(' '),
+);
+
+/** Whether `name` is a CEL identifier: [_a-zA-Z][_a-zA-Z0-9]* and not a reserved word. */
+export function isCelIdentifier(name: string): boolean {
+  return /^[_a-zA-Z][_a-zA-Z0-9]*$/.test(name) && !RESERVED_WORDS.has(name);
+}
 
 /**
  * If a string literal starts at `start` (an optional r/b prefix in either order and case,

@@ -11,6 +11,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CelEnvironment, type Program } from '../environment.js';
 import { CelError } from '../errors.js';
+import { isCelIdentifier } from '../syntax.js';
 import { describeValue, sameResult } from './equality.js';
 import { protoNeedOfExpression } from './requirements.js';
 import { parseConformanceFile, type ConformanceTest } from './testfile.js';
@@ -175,16 +176,6 @@ function compareEvaluation(
 // ---------------------------------------------------------------------------------------
 // The case's environment, activation and expectation in celgate's terms
 
-/** CEL's reserved words; a variable cannot be named (or referenced) by one. */
-const RESERVED_WORDS = new Set([
-  ...['true', 'false', 'null', 'in', 'as', 'break', 'const', 'continue', 'else', 'for', 'function'],
-  ...['if', 'import', 'let', 'loop', 'package', 'namespace', 'return', 'var', 'void', 'while'],
-]);
-
-function isDeclarableName(name: string): boolean {
-  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) && !RESERVED_WORDS.has(name);
-}
-
 /**
  * Each declared or bound variable, typed from `type_env` (else `dyn`). Names CEL could
  * never reference (reserved words) are left out; qualified names (`x.y`) are left out
@@ -197,9 +188,9 @@ function declarationsOf(test: ConformanceTest): Record<string, string> {
     if (decl.has('function')) throw new UnsupportedCase(`declares function ${name}, which the runner cannot provide`);
     const ident = decl.get('ident');
     const type = isMessage(ident) ? ident.get('type') : undefined;
-    if (isDeclarableName(name)) variables[name] = isMessage(type) ? celTypeString(type) : 'dyn';
+    if (isCelIdentifier(name)) variables[name] = isMessage(type) ? celTypeString(type) : 'dyn';
   }
-  for (const name of test.bindings.keys()) if (isDeclarableName(name) && !(name in variables)) variables[name] = 'dyn';
+  for (const name of test.bindings.keys()) if (isCelIdentifier(name) && !(name in variables)) variables[name] = 'dyn';
   return variables;
 }
 
@@ -208,7 +199,7 @@ function activationOf(test: ConformanceTest): Record<string, unknown> {
   for (const [name, exprValue] of test.bindings) {
     const value = exprValue.get('value');
     if (!isMessage(value)) throw new UnsupportedCase(`binding ${name} is an error or unknown, not a value`);
-    if (isDeclarableName(name)) activation[name] = celValueOf(value);
+    if (isCelIdentifier(name)) activation[name] = celValueOf(value);
     else celValueOf(value); // still converted, so message-typed bindings mark the case as skipped
   }
   return activation;

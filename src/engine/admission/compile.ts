@@ -4,6 +4,7 @@
  * at file:line:col; a broken policy never stops the others from loading.
  */
 import { isDNS1123Subdomain, isQualifiedName } from '../../cel/lib/format-validators.js';
+import { isCelIdentifier } from '../../cel/syntax.js';
 import { compileField, fieldName, type PolicyIssue, type PolicyResource } from '../../policy/index.js';
 import { MATCH_ALL, parseMatchResources, type FieldProblem } from './match.js';
 import { parseLabelSelector } from './selectors.js';
@@ -217,13 +218,9 @@ function compileCommon(reader: ResourceReader) {
  * `variables.NAME`.
  */
 const MAX_MATCH_CONDITIONS = 64;
-const CEL_IDENTIFIER = /^[_a-zA-Z][_a-zA-Z0-9]*$/;
-const CEL_RESERVED: ReadonlySet<string> = new Set(
-  'true false null in as break const continue else for function if import let loop package namespace return var void while'.split(' '),
-);
 
 function celIdentifierProblems(name: string): readonly string[] {
-  return CEL_IDENTIFIER.test(name) && !CEL_RESERVED.has(name) ? [] : ['name is not a valid CEL identifier'];
+  return isCelIdentifier(name) ? [] : ['name is not a valid CEL identifier'];
 }
 
 function matchConditionsOf(reader: ResourceReader): NamedExpression[] {
